@@ -1,0 +1,77 @@
+// CLI plumbing shared by every binary: strict options over mri, one-line
+// diagnostics, and the exit-status rules (0 ok, 1 failure, 2 usage, 128+n signal).
+import mri from 'mri';
+import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+
+export const prog = basename(process.argv[1] ?? 'zb').replace(/\.[cm]?js$/, '');
+
+/** A failure to report as one line; `status` is the exit code. */
+export class ZbError extends Error {
+  constructor(message: string, public status = 1) { super(message); }
+}
+export class UsageError extends ZbError {
+  constructor(message: string) { super(message, 2); }
+}
+
+export interface Spec {
+  string?: string[];   // value-taking options (kept as strings, parsed by the caller)
+  boolean?: string[];
+  alias?: Record<string, string | string[]>;
+  multi?: string[];    // string options that may repeat (always arrays)
+}
+export type Opts = Record<string, any> & { _: string[] };
+
+/** Parse argv strictly: an unknown option is a usage error. `help` and `version` are implied. */
+export function parseArgs(argv: string[], spec: Spec): Opts {
+  const boolean = [...(spec.boolean ?? []), 'help', 'version'];
+  const string = [...(spec.string ?? []), ...(spec.multi ?? [])];
+  const alias = spec.alias ?? {};
+  const known = new Set<string>([...boolean, ...string]);
+  for (const [k, v] of Object.entries(alias)) for (const a of [k, ...([] as string[]).concat(v)]) known.add(a);
+  let bad: string | undefined;
+  const o = mri(argv, { boolean, string, alias, unknown: (f: string) => { bad ??= f; } }) as Opts;
+  if (bad) throw new UsageError(`unrecognized option '${bad}'`);
+  for (const k of spec.multi ?? []) o[k] = o[k] === undefined ? [] : ([] as string[]).concat(o[k]);
+  for (const k of spec.string ?? []) {
+    if (Array.isArray(o[k])) throw new UsageError(`option '--${k}' given more than once`);
+    if (o[k] === '' && argv.every(a => !a.startsWith(`--${k}=`))) throw new UsageError(`option '--${k}' requires a value`);
+  }
+  o._ = o._.map(String);
+  return o;
+}
+
+export function version(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url);
+    return JSON.parse(readFileSync(url, 'utf8')).version;
+  } catch { return '0.0.0'; }
+}
+
+/** Run a binary's main: map what it throws to one stderr line and an exit status. */
+export function run(main: (argv: string[]) => Promise<number | void>, help: string): void {
+  const argv = process.argv.slice(2);
+  const onError = (e: any) => {
+    if (process.env.ZB_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');
+    let status = 1, msg: string;
+    if (e instanceof ZbError) { status = e.status; msg = e.message; }
+    else if (e?.code === 'EPIPE') msg = 'broken pipe: the next stage stopped reading';
+    else msg = e?.message ?? String(e);
+    process.stderr.write(`${prog}: ${msg}\n`);
+    if (e instanceof UsageError) process.stderr.write(`Try '${prog} --help' for more information.\n`);
+    process.exitCode = status;
+  };
+  if (argv.includes('--help') && !argv.slice(0, argv.indexOf('--help')).includes('--')) {
+    process.stdout.write(help.replace(/^\n/, '').replace(/\$0/g, prog)); return;
+  }
+  if (argv[0] === '--version') { process.stdout.write(`${prog} ${version()}\n`); return; }
+  Promise.resolve().then(() => main(argv)).then(
+    (code) => { if (typeof code === 'number') process.exitCode = code; },
+    onError);
+}
+
+/** Exit the way a signal would be reported by a shell: 128+n. */
+export function signalStatus(sig: NodeJS.Signals | null): number {
+  return 128 + (sig ? (osConstants.signals[sig] ?? 15) : 15);
+}

@@ -1,0 +1,106 @@
+// Byte I/O on file descriptors with large buffers: the hot path of every stage.
+// fs.read/fs.write go straight to the fd (no stream objects, no encodings).
+import { read, write, writev, fstatSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { ZbError } from './cli.js';
+
+const pread = promisify(read);
+const pwrite = promisify(write);
+const pwritev = promisify(writev);
+const pause = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+export const BUF = 1 << 20;
+
+/** Read up to buf.length bytes; 0 means EOF. Retries EAGAIN (a non-blocking fd). */
+export async function readFd(fd: number, buf: Buffer, off = 0, len = buf.length - off): Promise<number> {
+  for (;;) {
+    try { return (await pread(fd, buf, off, len, null)).bytesRead; }
+    catch (e: any) { if (e.code === 'EAGAIN') { await pause(1); continue; } throw readError(e); }
+  }
+}
+
+/** Write every byte of every buffer, in order. */
+export async function writeFd(fd: number, bufs: Buffer[]): Promise<void> {
+  let list = bufs.filter(b => b.length);
+  while (list.length) {
+    let n: number;
+    try { n = list.length === 1 ? (await pwrite(fd, list[0])).bytesWritten : (await pwritev(fd, list)).bytesWritten; }
+    catch (e: any) { if (e.code === 'EAGAIN') { await pause(1); continue; } throw writeError(e); }
+    while (n > 0 && list.length) {
+      if (n >= list[0].length) { n -= list[0].length; list.shift(); }
+      else { list[0] = list[0].subarray(n); n = 0; }
+    }
+  }
+}
+
+function readError(e: any): Error {
+  return new ZbError(`read error: ${e.message}`);
+}
+function writeError(e: any): Error {
+  if (e.code === 'EPIPE') return new ZbError('broken pipe: the next stage stopped reading');
+  if (e.code === 'ENOSPC') return new ZbError('no space left on device');
+  return new ZbError(`write error: ${e.message}`);
+}
+
+/** Buffered reader over an fd: exact reads for headers, big reads for payload. */
+export class FdReader {
+  private buf: Buffer;
+  private start = 0;
+  private end = 0;
+  eof = false;
+  constructor(public fd: number, size = BUF) { this.buf = Buffer.allocUnsafe(size); }
+
+  get buffered(): number { return this.end - this.start; }
+
+  /** Make at least n bytes available (fewer only at EOF). */
+  async fill(n: number): Promise<number> {
+    if (n > this.buf.length) {
+      const b = Buffer.allocUnsafe(n);
+      this.buf.copy(b, 0, this.start, this.end);
+      this.end -= this.start; this.start = 0; this.buf = b;
+    }
+    while (this.end - this.start < n && !this.eof) {
+      if (this.start > 0 && this.buf.length - this.end < n - (this.end - this.start)) {
+        this.buf.copy(this.buf, 0, this.start, this.end);
+        this.end -= this.start; this.start = 0;
+      }
+      const got = await readFd(this.fd, this.buf, this.end, this.buf.length - this.end);
+      if (got === 0) this.eof = true; else this.end += got;
+    }
+    return this.end - this.start;
+  }
+
+  /** Look at the next n bytes without consuming them (fewer at EOF). */
+  async peek(n: number): Promise<Buffer> {
+    await this.fill(n);
+    return this.buf.subarray(this.start, this.start + Math.min(n, this.buffered));
+  }
+
+  /** Consume exactly n bytes; the view is valid until the next call. null at a clean EOF. */
+  async take(n: number): Promise<Buffer | null> {
+    const have = await this.fill(n);
+    if (have < n) return null;
+    const b = this.buf.subarray(this.start, this.start + n);
+    this.start += n;
+    return b;
+  }
+
+  /** Consume whatever is buffered (reading once if empty), at most max bytes. Empty at EOF. */
+  async some(max = BUF): Promise<Buffer> {
+    if (this.buffered === 0) {
+      if (this.eof) return this.buf.subarray(0, 0);
+      this.start = this.end = 0;
+      const got = await readFd(this.fd, this.buf, 0, this.buf.length);
+      if (got === 0) { this.eof = true; return this.buf.subarray(0, 0); }
+      this.end = got;
+    }
+    const n = Math.min(max, this.buffered);
+    const b = this.buf.subarray(this.start, this.start + n);
+    this.start += n;
+    return b;
+  }
+}
+
+export function isTTY(fd: number): boolean {
+  try { return fstatSync(fd).isCharacterDevice(); } catch { return false; }
+}

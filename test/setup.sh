@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install and start what the tests need: zfs-fuse, the reference CLIs, sshd, mandoc.
+# Idempotent; installs only what is missing (Debian/Ubuntu only).
+set -eu
+need=""
+for pair in zfs:zfs-fuse zfs-fuse:zfs-fuse age:age openssl:openssl gzip:gzip pigz:pigz zstd:zstd \
+            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+  if [ -f /etc/debian_version ]; then
+    echo "setup: installing$need"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+  else
+    echo "setup: missing$need (install them; only Debian is automated)" >&2; exit 1
+  fi
+fi
+# zfs-fuse: one daemon for the machine; pools are made unique per test.
+if ! pgrep -x zfs-fuse >/dev/null 2>&1; then
+  PATH=$PATH:/usr/sbin /usr/sbin/zfs-fuse --pidfile /var/run/zfs-fuse.pid
+  i=0; until zpool list >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done
+fi
+echo "setup: zfs-fuse running (pid $(pgrep -x zfs-fuse | head -1))"
