@@ -30,9 +30,10 @@ export function parseArgs(argv: string[], spec: Spec): Opts {
   const alias = spec.alias ?? {};
   const known = new Set<string>([...boolean, ...string]);
   for (const [k, v] of Object.entries(alias)) for (const a of [k, ...([] as string[]).concat(v)]) known.add(a);
-  let bad: string | undefined;
-  const o = mri(argv, { boolean, string, alias, unknown: (f: string) => { bad ??= f; } }) as Opts;
-  if (bad) throw new UsageError(`unrecognized option '${bad}'`);
+  const o = mri(argv, { boolean, string, alias }) as Opts;
+  for (const k of Object.keys(o)) {
+    if (k !== '_' && !known.has(k)) throw new UsageError(`unrecognized option '${k.length === 1 ? '-' : '--'}${k}'`);
+  }
   for (const k of spec.multi ?? []) o[k] = o[k] === undefined ? [] : ([] as string[]).concat(o[k]);
   for (const k of spec.string ?? []) {
     if (Array.isArray(o[k])) throw new UsageError(`option '--${k}' given more than once`);

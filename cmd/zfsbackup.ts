@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// zfsbackup: the original tool's command line over the zb binaries.
+import { run } from '../lib/cli.js';
+import { main } from '../lib/wrapper.js';
+
+const help = `Usage: $0 [COMMON-OPTION]... METHOD [METHOD-OPTION]... [OPERATION]
+Back up a ZFS dataset (or pool) with METHOD, running zb-send and the other zb
+stages as one pipeline. Incremental against what the target holds, matched by
+snapshot guid; every snapshot after the common one is sent in turn.
+
+Common options:
+      --dataset=DS, --pool=DS, --snapshot=DS[@SNAP]
+                          what to back up (one of them; @SNAP picks the snapshot,
+                          the latest by default)
+      --operation=OP      backup (default), list, or what the method offers
+  -R, --recursive         the dataset and its descendants (zfs send -R)
+  -C, --compressed        compress (gzip; --pigz for pigz, --compress=ALG for
+                          gzip, pigz, zstd, lz4, xz; --level=N)
+  -E, --encrypted         encrypt: age with --password-file=FILE (scrypt), or
+                          --recipient=age1... / --recipients-file=FILE;
+                          --cipher=C for the original's openssl enc format
+      --full              send a full stream even when an incremental is possible
+      --no-iterate-incrementals
+                          one zfs send -I instead of one send per snapshot
+      --progress          a progress line on stderr (default on a terminal)
+  -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
+  -q, --quiet             no progress, no warnings
+      --debug             stack traces on errors
+      --help, --version
+
+Methods:
+  zfs --dest DATASET      replicate into DATASET on this host; DATASET stands for
+                          the source pool's root: --dataset tank/data zfs --dest
+                          backup/tank writes backup/tank/data
+
+Operations (as a word after the method options, or --operation): backup, list.
+
+Examples:
+  zfsbackup --dataset tank/data zfs --dest backup/tank
+  zfsbackup --dataset tank/data zfs --dest backup/tank list
+`;
+
+run(main, help);

@@ -1,0 +1,165 @@
+// The typed API behind the zfsbackup CLI (the seed's object model): ZFSBackup
+// replicates to another dataset (the `zfs` method); subclasses store elsewhere and
+// override where the copy is, what it holds, and which stages write to it.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ZbError } from './cli.js';
+import { runPipeline, describeFailure, type Stage } from './pipeline.js';
+import { stage } from './bin.js';
+import * as z from './zfs.js';
+
+export interface CompressOptions { alg: 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz'; level?: string }
+export interface EncryptOptions { passwordFile?: string; cipher?: string; recipients?: string[]; recipientsFile?: string; identity?: string }
+
+export interface BackupOptions {
+  recursive?: boolean;
+  compress?: CompressOptions;
+  encrypt?: EncryptOptions;
+  verbose?: boolean;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+/** One zfs send the backup performs: full (no base) or incremental from base. */
+export interface Step { snapshot: z.Snapshot; base?: z.Snapshot; intermediates?: boolean }
+
+export class ZFSBackup {
+  readonly dataset: string;
+  constructor(dataset: string, public dest: string, public opts: BackupOptions = {}) {
+    this.dataset = dataset.replace(/@.*$/, '');
+  }
+
+  protected log(s: string): void { (this.opts.log ?? ((l) => process.stderr.write(`zfsbackup: ${l}\n`)))(s); }
+
+  /** Where the copy of this dataset lands: DEST stands for the source pool's root (zfs receive -d). */
+  get target(): string {
+    const rel = this.dataset.split('/').slice(1).join('/');
+    return rel ? `${this.dest}/${rel}` : this.dest;
+  }
+
+  /** Snapshots the target holds (identity = guid). */
+  async targetSnapshots(): Promise<z.Snapshot[]> {
+    return (await z.exists(this.target)) ? z.snapshots(this.target) : [];
+  }
+
+  /** The stages after zb-send (and the filters) that store one step. */
+  protected async sinkStages(_step: Step, full: boolean): Promise<Stage[]> {
+    const args = full && (await z.exists(this.target)) ? ['-F'] : [];
+    return [stage('zb-recv', [...args, this.target])];
+  }
+
+  /** The filter stages (compression, then encryption); the zfs method stores none. */
+  filterStages(): Stage[] { return []; }
+
+  protected async prepare(): Promise<void> {
+    const parent = this.target.split('/').slice(0, -1).join('/');
+    if (parent && !(await z.exists(this.target))) await z.createParents(parent);
+  }
+
+  /** Plan the sends: from the newest common snapshot (by guid) to `snapname` (default latest). */
+  async plan(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
+    const src = await z.snapshots(this.dataset);
+    if (!src.length) throw new ZbError(`dataset '${this.dataset}' has no snapshots: make one first (zfs snapshot ${this.dataset}@NAME)`);
+    const name = snapname?.replace(/^.*@/, '');
+    const last = name === undefined ? src.length - 1 : src.findIndex(s => s.snap === name);
+    if (last < 0) throw new ZbError(`snapshot '${this.dataset}@${name}' does not exist`);
+    const upto = src.slice(0, last + 1);
+    const have = o.forceFull ? [] : await this.targetSnapshots();
+    const base = z.commonBase(upto, have);
+    if (!base && have.length && !this.allowsUnrelatedFull()) {
+      const clash = z.nameClashes(upto, have);
+      throw new ZbError(clash.length
+        ? `target '${this.target}' has snapshot '${clash[0]}' with the source's name but another guid: it is not the same snapshot; use --full to replace the target with a full copy`
+        : `target '${this.target}' has snapshots but none in common with '${this.dataset}': use --full to replace it with a full copy`);
+    }
+    if (base && base.guid === src[last].guid) return [];
+    const startAt = base ? upto.indexOf(base) : 0;
+    const steps: Step[] = base ? [] : [{ snapshot: upto[0] }];
+    const after = upto.slice(startAt + 1);
+    if (o.iterate === false && after.length) {
+      steps.push({ snapshot: after[after.length - 1], base: upto[startAt], intermediates: after.length > 1 });
+    } else {
+      let prev = upto[startAt];
+      for (const s of after) { steps.push({ snapshot: s, base: prev }); prev = s; }
+    }
+    return steps;
+  }
+
+  /** Whether a full stream may be stored beside unrelated snapshots (a directory may; a dataset may not). */
+  protected allowsUnrelatedFull(): boolean { return false; }
+
+  /** The seed's backup(snapname=None, force_full=False). Returns the steps it sent. */
+  async backup(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
+    const steps = await this.plan(snapname, o);
+    if (!steps.length) { if (this.opts.verbose) this.log(`${this.where()}: up to date`); return steps; }
+    await this.prepare();
+    for (const [i, step] of steps.entries()) {
+      const full = !step.base;
+      if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
+      await this.runStep(step, full && !!o.forceFull);
+    }
+    return steps;
+  }
+
+  protected where(): string { return this.target; }
+
+  protected sendStage(step: Step): Stage {
+    const a: string[] = [];
+    if (this.opts.recursive) a.push('-R');
+    if (step.base) a.push(step.intermediates ? '-I' : '-i', step.base.name);
+    return stage('zb-send', [...a, step.snapshot.name]);
+  }
+
+  protected async runStep(step: Step, replace: boolean): Promise<void> {
+    const tmp = this.opts.verbose && this.opts.compress ? mkdtempSync(join(tmpdir(), 'zfsbackup-')) : undefined;
+    try {
+      const stages = [this.sendStage(step)];
+      if (this.opts.progress) stages.push(stage('zb-count', ['--progress', '-q', '--name', step.snapshot.snap]));
+      const filters = this.filterStages();
+      for (const f of filters) {
+        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'before')]));
+        stages.push(f);
+        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
+      }
+      stages.push(...await this.sinkStages(step, replace));
+      const r = await runPipeline(stages, { stdout: 'ignore', onStderr: (_i, line) => {
+        if (!/^zb-[a-z-]+: /.test(line)) process.stderr.write(line + '\n');
+      } });
+      if (!r.ok) throw new ZbError(describeFailure(r, stages.length), r.status);
+      if (tmp) {
+        const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));
+        if (a !== undefined && b !== undefined)
+          this.log(`Compressed ${a} to ${b} bytes (${a ? ((100 * b) / a).toFixed(1) : '0.0'}%)`);
+      }
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** The seed's list operation: what the target holds. */
+  async list(): Promise<z.Snapshot[]> { return this.targetSnapshots(); }
+}
+
+function doneBytes(file: string): number | undefined {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l));
+    return lines.reverse().find(l => l.event === 'done')?.bytes;
+  } catch { return undefined; }
+}
+
+/** The filter stages for compression and encryption (methods that store data). */
+export function filterStages(o: BackupOptions): Stage[] {
+  const s: Stage[] = [];
+  if (o.compress) s.push(stage('zb-compress', [`--${o.compress.alg}`, ...(o.compress.level ? ['-l', o.compress.level] : [])]));
+  const e = o.encrypt;
+  if (e) {
+    const a: string[] = [];
+    if (e.cipher) a.push('--cipher', e.cipher);
+    if (e.passwordFile) a.push('--password-file', e.passwordFile);
+    for (const r of e.recipients ?? []) a.push('-r', r);
+    if (e.recipientsFile) a.push('-R', e.recipientsFile);
+    s.push(stage('zb-encrypt', a));
+  }
+  return s;
+}

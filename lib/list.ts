@@ -1,0 +1,24 @@
+// zb-list for a local pool: snapshots with guid, createtxg, creation.
+import { snapshots, type Snapshot } from './zfs.js';
+
+export interface Row { [k: string]: string | number | boolean | null }
+
+/** Print rows as an aligned table with a header, tab-separated (-H), or JSON. */
+export function printRows(rows: Row[], cols: string[], how: { H?: boolean; json?: boolean }): void {
+  if (how.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return; }
+  const cell = (v: unknown) => v === null || v === undefined ? '-' : String(v);
+  if (how.H) { for (const r of rows) process.stdout.write(cols.map(c => cell(r[c])).join('\t') + '\n'); return; }
+  const w = cols.map(c => Math.max(c.length, ...rows.map(r => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => i === vals.length - 1 ? v : v.padEnd(w[i])).join('  ') + '\n';
+  process.stdout.write(line(cols.map(c => c.toUpperCase())));
+  for (const r of rows) process.stdout.write(line(cols.map(c => cell(r[c]))));
+}
+
+export async function listPool(ds: string, o: { recursive?: boolean; H?: boolean; json?: boolean }): Promise<void> {
+  const snaps = await snapshots(ds, { recursive: o.recursive, bookmarks: true });
+  const rows = snaps.map((s: Snapshot) => ({
+    name: s.name, guid: s.guid, createtxg: String(s.createtxg),
+    creation: o.H || o.json ? s.creation : new Date(s.creation * 1000).toISOString().replace('.000Z', 'Z'),
+  }));
+  printRows(rows, ['name', 'guid', 'createtxg', 'creation'], o);
+}

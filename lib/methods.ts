@@ -1,0 +1,25 @@
+// The zfsbackup methods: each names its options and builds its ZFSBackup object.
+import type { Spec, Opts } from './cli.js';
+import { UsageError } from './cli.js';
+import { ZFSBackup, type BackupOptions } from './backup.js';
+
+export interface Method {
+  spec: Spec;
+  operations: string[];
+  usage: string;
+  create(dataset: string, m: Opts, o: BackupOptions): ZFSBackup;
+}
+
+function need(m: Opts, k: string, method: string): string {
+  if (!m[k]) throw new UsageError(`the ${method} method needs --${k}`);
+  return m[k];
+}
+
+export const methods: Record<string, Method> = {
+  zfs: {
+    spec: { string: ['dest'], alias: { D: 'dest' } },
+    operations: ['backup', 'list'],
+    usage: 'zfs --dest DATASET [backup|list]',
+    create: (ds, m, o) => new ZFSBackup(ds, need(m, 'dest', 'zfs'), o),
+  },
+};

@@ -1,0 +1,62 @@
+// Run stages as one pipeline: each stage's stdout handed straight to the next's
+// stdin (the parent keeps no copy), no shell, wait for all (pipefail), and blame
+// the first stage that failed for a reason of its own rather than because a
+// neighbour died (a cut input, a broken pipe).
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { signalStatus } from './cli.js';
+
+export interface Stage { name: string; argv: string[] }
+export interface StageResult { name: string; code: number | null; signal: NodeJS.Signals | null; message: string; secondary: boolean }
+export interface PipelineResult { ok: boolean; results: StageResult[]; blame?: { index: number; result: StageResult }; status: number }
+
+/** Diagnostics that mean "another stage failed first". */
+const SECONDARY = /stream is incomplete|input is empty|broken pipe|EPIPE|Broken pipe/;
+
+export interface RunOptions { stdin?: number | 'ignore'; stdout?: number | 'ignore'; onStderr?: (stage: number, line: string) => void }
+
+export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<PipelineResult> {
+  const children: ChildProcess[] = [];
+  const msgs: string[] = stages.map(() => '');
+  let prev: Readable | number | 'ignore' = opts.stdin ?? 'ignore';
+  const waits = stages.map((s, i) => {
+    const last = i === stages.length - 1;
+    const c = spawn(s.argv[0], s.argv.slice(1), { stdio: [prev as any, last ? (opts.stdout ?? 1) : 'pipe', 'pipe'] });
+    if (typeof prev === 'object') prev.destroy();   // the parent's copy, or the pipeline never ends
+    prev = last ? 'ignore' : c.stdout!;
+    children.push(c);
+    let part = '';
+    c.stderr!.on('data', (d: Buffer) => {
+      part += d.toString('utf8');
+      let j;
+      while ((j = part.search(/[\n]/)) >= 0) {
+        const line = part.slice(0, j); part = part.slice(j + 1);
+        if (line.startsWith(`${s.name}: `)) msgs[i] = line.slice(s.name.length + 2);
+        opts.onStderr?.(i, line);
+      }
+    });
+    return new Promise<StageResult>((resolve) => {
+      c.on('error', (e: any) => { msgs[i] = e.code === 'ENOENT' ? `'${s.argv[0]}' not found` : e.message; });
+      c.on('close', (code, signal) => {
+        if (part) { if (part.startsWith(`${s.name}: `)) msgs[i] = part.slice(s.name.length + 2); opts.onStderr?.(i, part); }
+        const failed = code !== 0;
+        const message = signal ? `killed by ${signal}` : msgs[i] || (failed ? `exit status ${code}` : '');
+        resolve({ name: s.name, code, signal, message,
+          secondary: failed && (signal === 'SIGPIPE' || (!signal && SECONDARY.test(msgs[i]))) });
+      });
+    });
+  });
+  return Promise.all(waits).then((results) => {
+    const failed = results.map((r, index) => ({ r, index })).filter(x => x.r.code !== 0);
+    if (!failed.length) return { ok: true, results, status: 0 };
+    const pick = failed.find(x => !x.r.secondary) ?? failed[0];
+    const status = pick.r.signal ? signalStatus(pick.r.signal) : (pick.r.code ?? 1);
+    return { ok: false, results, blame: { index: pick.index, result: pick.r }, status };
+  });
+}
+
+/** "zb-encrypt (stage 3 of 5) failed: wrong passphrase" */
+export function describeFailure(p: PipelineResult, total: number): string {
+  const b = p.blame!;
+  return `${b.result.name} (stage ${b.index + 1} of ${total}) failed: ${b.result.message}`;
+}

@@ -1,0 +1,82 @@
+// zb-send: one snapshot (latest by default) as a zb stream, metadata in the header.
+import { ZbError } from './cli.js';
+import { ZbWriter, newMeta, type Meta } from './stream.js';
+import { start } from './proc.js';
+import * as z from './zfs.js';
+
+export interface SendOptions {
+  target: string;          // DATASET or DATASET@SNAP
+  snapshot?: string;       // SNAP (or DATASET@SNAP)
+  base?: string;           // -i/-I/--from: snap, @snap, ds@snap, #bm, ds#bm
+  intermediates?: boolean; // -I
+  recursive?: boolean;     // -R
+  raw?: boolean;           // -w
+  props?: boolean;         // -p
+  plain?: boolean;         // --raw: a plain zfs stream, no zb framing
+  resumeToken?: string;    // -t
+}
+
+/** Resolve what to send into full names and the header metadata. */
+export async function plan(o: SendOptions): Promise<{ send: z.SendOpts; meta: Meta }> {
+  const t = z.splitName(o.target);
+  const ds = t.dataset;
+  if (o.resumeToken) {
+    return { send: { snapshot: '', resumeToken: o.resumeToken },
+      meta: newMeta({ dataset: ds, resumed: true } as Partial<Meta>) };
+  }
+  const wantBookmark = !!o.base && o.base.includes('#');
+  const snaps = await z.snapshots(ds, { bookmarks: wantBookmark });
+  const real = snaps.filter(s => !s.bookmark);
+  let name = o.snapshot ?? t.snap;
+  if (name?.includes('@')) {
+    const s = z.splitName(name);
+    if (s.dataset !== ds) throw new ZbError(`snapshot '${name}' is not of dataset '${ds}'`);
+    name = s.snap;
+  }
+  if (!real.length) throw new ZbError(`dataset '${ds}' has no snapshots: make one first (zfs snapshot ${ds}@NAME)`);
+  const snap = name === undefined ? real[real.length - 1] : real.find(s => s.snap === name);
+  if (!snap) throw new ZbError(`snapshot '${ds}@${name}' does not exist`);
+  let base: z.Snapshot | undefined;
+  if (o.base) {
+    const b = o.base.replace(/^@/, '');
+    const bn = /[@#]/.test(b) ? (b.startsWith('#') ? ds + b : b) : `${ds}@${b}`;
+    base = snaps.find(s => s.name === bn);
+    if (!base) throw new ZbError(`incremental base '${bn}' does not exist`);
+    if (base.createtxg >= snap.createtxg) throw new ZbError(`incremental base '${bn}' is not older than '${snap.name}'`);
+  }
+  const send: z.SendOpts = { snapshot: snap.name, base: base?.name, intermediates: o.intermediates,
+    recursive: o.recursive, raw: o.raw, props: o.props };
+  const meta = newMeta({
+    dataset: ds, snapshot: snap.snap, guid: snap.guid, createtxg: String(snap.createtxg), creation: snap.creation,
+    base: base ? { name: (base.bookmark ? '#' : '') + base.snap, guid: base.guid } : null,
+    intermediates: !!(base && o.intermediates), recursive: !!o.recursive, raw: !!o.raw,
+    size: o.plain ? null : await z.estimate(send),
+  });
+  return { send, meta };
+}
+
+export async function send(o: SendOptions): Promise<void> {
+  const { send: so, meta } = await plan(o);
+  const argv = [z.ZFS(), ...(await z.sendArgs(so))];
+  if (o.plain) {
+    const c = start(argv, ['ignore', 1, 'pipe']);
+    await c.done.catch((e) => { throw z.zfsError(argv.slice(1), c.tail()) ?? e; });
+    return;
+  }
+  const c = start(argv, ['ignore', 'pipe', 'pipe']);
+  const w = new ZbWriter(1, meta);
+  try {
+    await w.start();
+    for await (const chunk of c.proc.stdout!) await w.write(chunk as Buffer);
+  } catch (e) {
+    c.proc.kill('SIGTERM');
+    throw e;
+  }
+  await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
+  await w.end();
+}
+
+function sendFailed(argv: string[], tail: string): ZbError {
+  const e = z.zfsError(argv.slice(1), tail);
+  return /failed with exit code|^'zfs/.test(e.message) ? new ZbError(`zfs send failed: ${tail.trim().split('\n').slice(-2).join('; ') || 'no message'}`) : e;
+}

@@ -1,0 +1,226 @@
+// The only module that knows zfs syntax: capability probe, snapshot listing with
+// guid/createtxg/creation, send/receive argv, and stderr turned into errors that
+// say what to do. Identity is guid (+ createtxg); names are for people.
+import { execa } from 'execa';
+import { ZbError } from './cli.js';
+
+export const ZFS = () => process.env.ZB_ZFS || 'zfs';
+
+export interface Caps {
+  listP: boolean;      // zfs list -p
+  sendEstimate: boolean; // zfs send -nvP
+  sendRaw: boolean;    // zfs send -w
+  resume: boolean;     // zfs send -t / receive -s
+  recvU: boolean;      // zfs receive -u
+  bookmarks: boolean;  // zfs bookmark
+}
+
+export interface Snapshot {
+  name: string;        // full name: pool/ds@snap (or pool/ds#bookmark)
+  dataset: string;
+  snap: string;        // the part after @ (or #)
+  guid: string;        // decimal u64
+  createtxg: bigint;
+  creation: number;    // seconds since the epoch
+  bookmark?: boolean;
+}
+
+export class ZfsError extends ZbError {}
+export class NoDatasetError extends ZfsError {}
+
+let capsCache: Promise<Caps> | undefined;
+
+/** Probe what the installed zfs supports, from its usage text (one call, cached). */
+export function caps(): Promise<Caps> {
+  return capsCache ??= (async () => {
+    const r = await execa(ZFS(), [], { reject: false, stdin: 'ignore' })
+      .catch((e: any) => { throw new ZfsError(`cannot run '${ZFS()}': ${e.message}`); });
+    if ((r as any).code === 'ENOENT' || (r.exitCode === undefined && r.failed))
+      throw new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
+    const u = `${r.stdout}\n${r.stderr}`;
+    // the option letters each command's usage lines show, e.g. "send [-DLPbcehnpsvw] ..."
+    const flags = (cmd: string) => new Set(u.split('\n').filter(l => new RegExp(`^\\s+${cmd}\\b`).test(l))
+      .flatMap(l => [...l.matchAll(/-([A-Za-z]+)/g)].flatMap(m => [...m[1]])));
+    const send = flags('send'), recv = flags('(receive|recv)'), list = flags('list');
+    return {
+      listP: list.has('p'),
+      sendEstimate: send.has('n') && send.has('P'),
+      sendRaw: send.has('w'),
+      resume: send.has('t') && recv.has('s'),
+      recvU: recv.has('u'),
+      bookmarks: /^\s+bookmark\b/m.test(u),
+    };
+  })();
+}
+
+/** Run zfs with argv; on failure throw a typed error from its stderr. */
+export async function zfs(args: string[], opts: { input?: string } = {}): Promise<string> {
+  const r = await execa(ZFS(), args, { reject: false, input: opts.input, stdin: opts.input === undefined ? 'ignore' : undefined });
+  if (r.failed) throw zfsError(args, String(r.stderr ?? ''), r.exitCode ?? 1, (r as any).code);
+  return String(r.stdout);
+}
+
+/** Turn zfs's stderr into an error whose message says what failed and what to do. */
+export function zfsError(args: string[], stderr: string, code = 1, errno?: string): ZbError {
+  const s = stderr.trim().replace(/\s*\n\s*/g, ' ');
+  if (errno === 'ENOENT') return new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux or zfs-fuse) or set ZB_ZFS`);
+  let m: RegExpExecArray | null;
+  if ((m = /cannot open '([^']+)': dataset does not exist/.exec(s)))
+    return new NoDatasetError(`dataset '${m[1]}' does not exist`);
+  if ((m = /could not send ([^:]+): does not exist/.exec(s)))
+    return new NoDatasetError(`snapshot '${m[1]}' does not exist`);
+  if ((m = /destination '?([^' ]+)'? exists.*must specify -F/.exec(s)))
+    return new ZfsError(`target '${m[1]}' already exists and has no snapshot in common with the source: receive a full stream with -F (this replaces it) or choose another target`);
+  if ((m = /destination (\S+) has been modified since most recent snapshot/.exec(s)))
+    return new ZfsError(`target '${m[1]}' was changed since its latest snapshot: roll it back (zfs rollback) or receive with -F`);
+  if (/most recent snapshot of (\S+) does not match incremental source/.exec(s))
+    return new ZfsError(`the target's latest snapshot is not the incremental base: ${s}`);
+  if (/destination has snapshots/.test(s))
+    return new ZfsError(`target has snapshots and the stream is a full one: receive with -F to replace it, or send an incremental (${s})`);
+  if (/not an earlier snapshot from the same fs/.test(s))
+    return new ZfsError(`the incremental base is not an earlier snapshot of the same dataset (${s})`);
+  if (/out of space|no space left/i.test(s)) return new ZfsError(`target pool is out of space (${s})`);
+  if (/permission denied/i.test(s)) return new ZfsError(`permission denied: run as root or 'zfs allow' the needed permissions (${s})`);
+  return new ZfsError(`'zfs ${args.join(' ')}' failed${code ? ` with exit code ${code}` : ''}${s ? ': ' + s : ''}`);
+}
+
+export async function exists(ds: string): Promise<boolean> {
+  try { await zfs(['get', '-H', '-o', 'value', 'name', ds]); return true; }
+  catch (e) { if (e instanceof NoDatasetError) return false; throw e; }
+}
+
+/** Snapshots of ds (and of its descendants when recursive), oldest first by createtxg. */
+export async function snapshots(ds: string, opts: { recursive?: boolean; bookmarks?: boolean } = {}): Promise<Snapshot[]> {
+  const c = await caps();
+  const rows: string[][] = [];
+  const props = 'guid,createtxg,creation';
+  if (c.listP) {
+    const types = opts.bookmarks && c.bookmarks ? 'snapshot,bookmark' : 'snapshot';
+    const args = ['list', '-H', '-p', '-o', `name,${props}`, '-t', types, ...(opts.recursive ? ['-r'] : ['-d', '1']), ds];
+    for (const l of (await zfs(args)).split('\n')) if (l) rows.push(l.split('\t'));
+  } else {
+    // zfs-fuse: no list -p, no get -t; get -Hp over the dataset and its snapshots
+    const out = await zfs(['get', '-Hp', '-o', 'name,property,value', props, ...(opts.recursive ? ['-r'] : ['-d', '1']), ds])
+      .catch(async (e) => {
+        if (opts.recursive || !(e instanceof ZfsError) || e instanceof NoDatasetError) throw e;
+        return zfs(['get', '-Hp', '-r', '-o', 'name,property,value', props, ds]);  // no -d in very old zfs
+      });
+    const byName = new Map<string, Record<string, string>>();
+    for (const l of out.split('\n')) {
+      if (!l) continue;
+      const f = l.split('\t');
+      if (f.length !== 3) throw new ZfsError(`unexpected output from 'zfs get': ${JSON.stringify(l)}`);
+      if (!byName.has(f[0])) byName.set(f[0], {});
+      byName.get(f[0])![f[1]] = f[2];
+    }
+    for (const [name, p] of byName) rows.push([name, p.guid, p.createtxg, p.creation]);
+  }
+  const snaps: Snapshot[] = [];
+  for (const f of rows) {
+    if (f.length !== 4) throw new ZfsError(`unexpected output from zfs: ${JSON.stringify(f.join('\t'))}`);
+    const [name, guid, txg, creation] = f;
+    const at = name.search(/[@#]/);
+    if (at < 0) continue;
+    const dataset = name.slice(0, at);
+    if (!opts.recursive && dataset !== ds) continue;
+    if (!/^\d+$/.test(guid) || !/^\d+$/.test(txg)) throw new ZfsError(`unexpected guid/createtxg for '${name}': ${guid} ${txg}`);
+    snaps.push({ name, dataset, snap: name.slice(at + 1), guid, createtxg: BigInt(txg), creation: Number(creation),
+      ...(name[at] === '#' ? { bookmark: true } : {}) });
+  }
+  snaps.sort((a, b) => a.createtxg < b.createtxg ? -1 : a.createtxg > b.createtxg ? 1 : a.name.localeCompare(b.name));
+  return snaps;
+}
+
+/** The newest source snapshot whose guid is also on the target: the incremental base. */
+export function commonBase(source: Snapshot[], target: Snapshot[]): Snapshot | undefined {
+  const have = new Set(target.map(s => s.guid));
+  return [...source].reverse().find(s => have.has(s.guid));
+}
+
+/** Target snapshots that share a name with a source snapshot but not its guid (never a base). */
+export function nameClashes(source: Snapshot[], target: Snapshot[]): string[] {
+  const src = new Map(source.map(s => [s.snap, s.guid]));
+  return target.filter(t => src.has(t.snap) && src.get(t.snap) !== t.guid).map(t => t.snap);
+}
+
+export interface SendOpts {
+  snapshot: string;          // full name ds@snap
+  base?: string;             // full name ds@snap or ds#bookmark
+  intermediates?: boolean;   // -I instead of -i
+  recursive?: boolean;       // -R
+  raw?: boolean;             // -w
+  props?: boolean;           // -p
+  resumeToken?: string;      // -t
+}
+
+export async function sendArgs(o: SendOpts): Promise<string[]> {
+  const c = await caps();
+  if (o.resumeToken) {
+    if (!c.resume) throw new ZfsError('this zfs cannot resume a send (no send -t): needs OpenZFS 0.7 or later');
+    return ['send', '-t', o.resumeToken];
+  }
+  if (o.raw && !c.sendRaw) throw new ZfsError('this zfs cannot send raw streams (-w): needs OpenZFS 0.8 or later');
+  const a = ['send'];
+  if (o.recursive) a.push('-R');
+  if (o.raw) a.push('-w');
+  if (o.props) a.push('-p');
+  if (o.base) a.push(o.intermediates ? '-I' : '-i', o.base);
+  a.push(o.snapshot);
+  return a;
+}
+
+/** The size zfs expects the stream to have (send -nvP), or null where it cannot tell. */
+export async function estimate(o: SendOpts): Promise<number | null> {
+  const c = await caps();
+  if (!c.sendEstimate) return null;
+  const args = await sendArgs(o);
+  const out = await zfs([args[0], '-n', '-v', '-P', ...args.slice(1)]).catch(() => '');
+  const m = /^size\s+(\d+)/m.exec(out);
+  return m ? Number(m[1]) : null;
+}
+
+export interface RecvOpts {
+  target: string;
+  force?: boolean;       // -F
+  discardFirst?: boolean; // -d
+  noMount?: boolean;     // -u
+  resumable?: boolean;   // -s
+  verbose?: boolean;     // -v
+}
+
+export async function recvArgs(o: RecvOpts): Promise<string[]> {
+  const c = await caps();
+  const a = ['receive'];
+  if (o.force) a.push('-F');
+  if (o.discardFirst) a.push('-d');
+  if (o.verbose) a.push('-v');
+  if (o.noMount) {
+    if (!c.recvU) throw new ZfsError('this zfs cannot receive without mounting (-u)');
+    a.push('-u');
+  }
+  if (o.resumable) {
+    if (!c.resume) throw new ZfsError('this zfs cannot make a receive resumable (-s): needs OpenZFS 0.7 or later');
+    a.push('-s');
+  }
+  a.push(o.target);
+  return a;
+}
+
+/** Create a dataset and its missing parents (zfs create -p). */
+export async function createParents(ds: string): Promise<void> {
+  if (await exists(ds)) return;
+  await zfs(['create', '-p', ds]);
+}
+
+export async function resumeToken(ds: string): Promise<string | null> {
+  const c = await caps();
+  if (!c.resume) return null;
+  const v = (await zfs(['get', '-H', '-o', 'value', 'receive_resume_token', ds]).catch(() => '-')).trim();
+  return v && v !== '-' ? v : null;
+}
+
+/** Split "pool/ds@snap" / "pool/ds#bm" / "pool/ds". */
+export function splitName(n: string): { dataset: string; snap?: string; bookmark?: boolean } {
+  const i = n.search(/[@#]/);
+  return i < 0 ? { dataset: n } : { dataset: n.slice(0, i), snap: n.slice(i + 1), bookmark: n[i] === '#' };
+}
