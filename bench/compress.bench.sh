@@ -1,0 +1,73 @@
+#!/bin/sh
+# zb-compress vs the real CLI doing the same work (same level and threads) on 1 GiB
+# of half-compressible data, pipe in and out: zstd -1 -T0, pigz -6 (all cores), and
+# zstd -d. zb-compress reads a zb stream (1 MiB frames), the CLI the plain data.
+# Each figure is the best of BENCH_RUNS runs (default 2). Peak RSS is that of the
+# stage's largest process (node or its compressor). Target: >= 0.95x the CLI.
+# BENCH_GZIP=1 adds gzip -6: Node's zlib (the default) vs the gzip binary.
+set -eu
+MIB=${BENCH_MIB:-1024}
+RUNS=${BENCH_RUNS:-2}
+T=$(mktemp -d "${TMPDIR:-/tmp}/zbbench.XXXXXX")
+trap 'rm -rf "$T"' EXIT INT TERM
+cat > "$T/gen.mjs" <<'JS'
+// N MiB of half-compressible data (512 random bytes, 512 text bytes, repeated),
+// as a zb stream in 1 MiB frames when argv[3] is 'zb', else plain.
+import { randomFillSync } from 'node:crypto';
+import { writeSync } from 'node:fs';
+const mib = Number(process.argv[2]), zb = process.argv[3] === 'zb';
+const pat = Buffer.alloc(64 << 20);
+const text = Buffer.from('the quick brown fox jumps over the lazy dog; zfs send | zb-compress 0123456789\n');
+for (let i = 0; i < pat.length; i += 1024) {
+  randomFillSync(pat, i, 512);
+  for (let j = i + 512; j < i + 1024; j += text.length) text.copy(pat, j, 0, Math.min(text.length, i + 1024 - j));
+}
+const out = (b) => { for (let o = 0; o < b.length;) o += writeSync(1, b, o, b.length - o); };
+if (zb) {
+  const json = Buffer.from(JSON.stringify({ filters: [], size: mib * 2 ** 20 }));
+  const h = Buffer.alloc(16); h.write('ZBSTREAM'); h.writeUInt32BE(1, 8); h.writeUInt32BE(json.length, 12);
+  out(h); out(json);
+}
+const len = Buffer.alloc(4); len.writeUInt32BE(1 << 20);
+for (let i = 0; i < mib; i++) { if (zb) out(len); out(pat.subarray((i % 64) << 20, ((i % 64) + 1) << 20)); }
+if (zb) { const e = Buffer.alloc(12); e.writeBigUInt64BE(BigInt(mib) << 20n, 4); out(e); }
+JS
+node "$T/gen.mjs" "$MIB" > "$T/in"
+node "$T/gen.mjs" "$MIB" zb > "$T/in.zb"
+BYTES=$(wc -c < "$T/in")
+
+# best of $RUNS: the middle stage's elapsed s, CPU s (its children included), peak RSS KB
+best() {
+  src=$1; shift; b=""
+  i=0
+  while [ $i -lt "$RUNS" ]; do
+    i=$((i + 1))
+    cat "$src" | /usr/bin/time -f '%e %U %S %M' -o "$T/t" "$@" | wc -c > "$T/n"
+    read -r e u s m < "$T/t"
+    if [ -z "$b" ] || [ "$(echo "$e < ${b%% *}" | bc)" = 1 ]; then b="$e $(echo "$u + $s" | bc) $m $(cat "$T/n")"; fi
+  done
+  echo "$b"
+}
+row() { # label secs cpu rss outbytes
+  printf '  %-34s %7.1f MB/s  cpu %6.2f s  ratio %.3f  peak RSS %4d MiB\n' "$1" \
+    "$(echo "$BYTES / 1000000 / $2" | bc -l)" "$3" "$(echo "$5 / $BYTES" | bc -l)" "$(($4 / 1024))"
+}
+compare() { # name ref-secs ours-secs
+  printf '  => %s: zb-compress/CLI throughput %.2f  (target >= 0.95)\n' "$1" "$(echo "$2 / $3" | bc -l)"
+}
+
+echo "compress: $MIB MiB half-compressible, pipe in and out, best of $RUNS"
+set -- $(best "$T/in" zstd -q -c -1 -T0); row 'zstd -1 -T0' "$@"; R=$1
+set -- $(best "$T/in.zb" zb-compress --zstd -l 1 -T 0); row 'zb-compress --zstd -l 1 -T 0' "$@"; compare zstd "$R" "$1"
+zstd -q -c -1 -T0 < "$T/in" > "$T/in.zst"
+zb-compress --zstd -l 1 < "$T/in.zb" > "$T/in.zst.zb"
+set -- $(best "$T/in.zst" zstd -q -d -c); row 'zstd -d' "$@"; R=$1
+set -- $(best "$T/in.zst.zb" zb-compress -d); row 'zb-compress -d (zstd)' "$@"; compare 'zstd -d' "$R" "$1"
+rm -f "$T/in.zst" "$T/in.zst.zb"
+set -- $(best "$T/in" pigz -c -6); row 'pigz -6 (all cores)' "$@"; R=$1
+set -- $(best "$T/in.zb" zb-compress --pigz -l 6); row 'zb-compress --pigz -l 6' "$@"; compare pigz "$R" "$1"
+if [ "${BENCH_GZIP:-0}" = 1 ]; then
+  set -- $(best "$T/in" gzip -c -6); row 'gzip -6' "$@"; R=$1
+  set -- $(best "$T/in.zb" zb-compress --gzip); row 'zb-compress --gzip (Node zlib)' "$@"; compare gzip "$R" "$1"
+  set -- $(best "$T/in.zb" zb-compress --gzip --program gzip); row 'zb-compress --gzip --program gzip' "$@"; compare gzip "$R" "$1"
+fi

@@ -1,0 +1,81 @@
+// zb-compress: compress the payload of a zb stream (pushing a compress filter onto
+// the header) or decompress it (popping the filter); --raw speaks the plain format.
+import { ZbError, UsageError } from './cli.js';
+import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, type Meta } from './stream.js';
+import { ALGS, INFO, detect, family, parseInt10, program, which, type Alg } from './compress-algs.js';
+import { childEngine, zlibEngine, pump, coalesce, type Engine } from './compress-engine.js';
+
+export interface CompressOptions {
+  alg?: Alg;           // from --gzip, --pigz, ...; gzip when compressing, the stream's when decompressing
+  level?: string;
+  threads?: string;
+  raw?: boolean;       // plain compressed format on output (compress) / plain output (decompress)
+  program?: string;    // the binary to run instead of the algorithm's usual one
+}
+
+/** Compress fd 0 to fd 1. gzip runs in Node's zlib unless --program names a binary. */
+export async function compress(o: CompressOptions): Promise<void> {
+  const alg = o.alg ?? 'gzip', info = INFO[alg];
+  const level = parseInt10(o.level, 'level', info.min, info.max) ?? info.level;
+  const threads = parseInt10(o.threads, 'thread count', 0, 1024);
+  const zlibGzip = alg === 'gzip' && !o.program;
+  const prog = zlibGzip ? '' : program(alg, o.program);
+  const r = await openInput(!!o.raw);
+  const filter: Filter = { kind: 'compress', alg, level };
+  const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, filter] } : newMeta({ plain: true, filters: [filter] });
+  const w = new ZbWriter(1, meta, !!o.raw);
+  const eng = zlibGzip ? zlibEngine(level) : childEngine([prog, ...info.compress(level, threads)], o.raw ? 1 : undefined);
+  await pump(r ? r.payload() : empty(), eng, coalesce((b) => w.write(b)));
+  await w.end();
+}
+
+/** Decompress fd 0 (a zb stream, or plain compressed data) to fd 1. */
+export async function decompress(o: CompressOptions): Promise<void> {
+  if (o.level !== undefined) throw new UsageError("'--level' is for compressing, not with '-d'");
+  const threads = parseInt10(o.threads, 'thread count', 0, 1024);
+  const r = await ZbReader.open(0, { plain: 'any' });
+  let alg: Alg, meta: Meta;
+  if (!r.plain) {
+    const f = r.meta.filters.at(-1);
+    if (!f) throw new ZbError('stream is not compressed');
+    if (f.kind !== 'compress')
+      throw new ZbError(f.kind === 'encrypt' ? `stream is encrypted (${f.alg}): decrypt it before decompressing`
+        : `stream's last filter is ${f.kind} (${f.alg}), not a compression`);
+    if (!ALGS.includes(f.alg as Alg)) throw new ZbError(`stream is compressed with unknown algorithm '${f.alg}'`);
+    alg = f.alg as Alg;
+    if (o.alg && family(o.alg) !== family(alg)) throw new ZbError(`stream is compressed with ${alg}, not ${o.alg}`);
+    meta = { ...r.meta, filters: r.meta.filters.slice(0, -1) };
+  } else {
+    const found = detect(await r.r.peek(6));
+    if (!o.alg && !found) throw new ZbError('input is neither a zb stream nor gzip, zstd, xz or lz4 data');
+    alg = o.alg ?? found!;
+    meta = r.meta;
+  }
+  const w = new ZbWriter(1, meta, !!o.raw);
+  await pump(r.payload(), decoder(o.alg ?? alg, threads, o.program, o.raw ? 1 : undefined), coalesce((b) => w.write(b)));
+  await w.end();
+}
+
+/**
+ * gzip format (written by gzip or pigz) goes to pigz when it is on PATH (faster), else
+ * to Node's zlib, so restoring never needs pigz; --program overrides.
+ */
+function decoder(alg: Alg, threads: number | undefined, override: string | undefined, outFd?: number): Engine {
+  if (family(alg) === 'gzip' && !override) {
+    if (!which('pigz')) return zlibEngine();
+    alg = 'pigz';
+  }
+  return childEngine([program(alg, override), ...INFO[alg].decompress(threads)], outFd);
+}
+
+/** The input as a zb stream; plain input only when it is a zfs send stream, or any with --raw (null: empty). */
+async function openInput(raw: boolean): Promise<ZbReader | null> {
+  let r: ZbReader;
+  try { r = await ZbReader.open(0, { plain: 'any' }); }
+  catch (e) { if (raw && e instanceof CutStreamError && e.message.startsWith('input is empty')) return null; throw e; }
+  if (r.plain && !raw && !isZfsStream(Buffer.from(await r.r.peek(16))))
+    throw new ZbError('input is neither a zb stream nor a zfs send stream (use --raw to compress other data)');
+  return r;
+}
+
+async function* empty(): AsyncGenerator<Buffer> { /* no payload */ }
