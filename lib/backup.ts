@@ -45,7 +45,11 @@ export class ZFSBackup {
 
   /** The stages after zb-send (and the filters) that store one step. */
   protected async sinkStages(_step: Step, full: boolean): Promise<Stage[]> {
-    const args = full && (await z.exists(this.target)) ? ['-F'] : [];
+    // a full stream into an existing dataset without snapshots (say, one made by hand) needs -F;
+    // plan() has refused the case where -F would destroy snapshots
+    // and an incremental is received with -F: plan() made sure the rollback only undoes
+    // changes made on the target since the common snapshot, never a snapshot
+    const args = !full || (await z.exists(this.target)) ? ['-F'] : [];
     return [stage('zb-recv', [...args, this.target])];
   }
 
@@ -65,13 +69,23 @@ export class ZFSBackup {
     const last = name === undefined ? src.length - 1 : src.findIndex(s => s.snap === name);
     if (last < 0) throw new ZbError(`snapshot '${this.dataset}@${name}' does not exist`);
     const upto = src.slice(0, last + 1);
-    const have = o.forceFull ? [] : await this.targetSnapshots();
-    const base = z.commonBase(upto, have);
+    const have = await this.targetSnapshots();
+    if (o.forceFull && have.length && !this.allowsUnrelatedFull())
+      throw new ZbError(`target '${this.target}' has snapshots; a full copy would need them destroyed, which zfsbackup never does: destroy them yourself (zfs destroy -r ${this.target}) or choose another --dest`);
+    const base = o.forceFull ? undefined : z.commonBase(upto, have);
     if (!base && have.length && !this.allowsUnrelatedFull()) {
       const clash = z.nameClashes(upto, have);
       throw new ZbError(clash.length
         ? `target '${this.target}' has snapshot '${clash[0]}' with the source's name but another guid: it is not the same snapshot; use --full to replace the target with a full copy`
         : `target '${this.target}' has snapshots but none in common with '${this.dataset}': use --full to replace it with a full copy`);
+    }
+    if (base && !this.allowsUnrelatedFull()) {
+      // receive -F rolls the target back to the base (undoing atime updates and the mountpoint
+      // directories of received children); it must never destroy snapshots the source lacks
+      const tb = have.findIndex(s => s.guid === base.guid);
+      const newer = have.slice(tb + 1).filter(t => !src.some(s => s.guid === t.guid));
+      if (newer.length)
+        throw new ZbError(`target '${this.target}' has snapshots newer than the common one '${base.snap}' that the source lacks (${newer.map(s => s.snap).join(', ')}): zfsbackup will not destroy them; destroy them yourself or choose another --dest`);
     }
     if (base && base.guid === src[last].guid) return [];
     const startAt = base ? upto.indexOf(base) : 0;
@@ -97,7 +111,7 @@ export class ZFSBackup {
     for (const [i, step] of steps.entries()) {
       const full = !step.base;
       if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
-      await this.runStep(step, full && !!o.forceFull);
+      await this.runStep(step, full);
     }
     return steps;
   }
