@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// zb-chunk-s3: not yet implemented (a later issue fills it in).
-import { run, ZbError } from '../lib/cli.js';
+// zb-chunk-s3: not yet implemented (the S3 issue fills it in).
+import { run, parseArgs, ZbError } from '../lib/cli.js';
 
-run(async () => { throw new ZbError('not yet implemented'); }, `Usage: $0 [OPTION]...
-Not yet implemented.
+run(async (argv) => {
+  parseArgs(argv, {});
+  throw new ZbError('not yet implemented (the S3 issue builds it)');
+}, `Usage: $0 [OPTION]...
+Store a zb stream as chunk objects on S3. Not yet implemented.
 `);

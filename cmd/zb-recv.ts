@@ -22,11 +22,11 @@ Examples:
 `;
 
 run(async (argv) => {
-  if (prog === 'zb-recv-ssh') throw new ZbError('not yet implemented');
   const o = parseArgs(argv, {
     boolean: ['force', 'd', 'no-mount', 'resumable', 'verbose'],
     alias: { F: 'force', u: 'no-mount', s: 'resumable', v: 'verbose' },
   });
+  if (prog === 'zb-recv-ssh') throw new ZbError('not yet implemented (the ssh issue builds it)');
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing FILESYSTEM operand');
   await recv({ target: o._[0], force: o.force, discardFirst: o.d, noMount: o['no-mount'], resumable: o.resumable, verbose: o.verbose });
 }, help);

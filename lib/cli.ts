@@ -30,10 +30,22 @@ export function parseArgs(argv: string[], spec: Spec): Opts {
   const alias = spec.alias ?? {};
   const known = new Set<string>([...boolean, ...string]);
   for (const [k, v] of Object.entries(alias)) for (const a of [k, ...([] as string[]).concat(v)]) known.add(a);
-  const o = mri(argv, { boolean, string, alias }) as Opts;
-  for (const k of Object.keys(o)) {
-    if (k !== '_' && !known.has(k)) throw new UsageError(`unrecognized option '${k.length === 1 ? '-' : '--'}${k}'`);
+  const isString = (k: string) => string.includes(k) || string.some(x => ([] as string[]).concat(alias[x] ?? []).includes(k))
+    || string.includes(String(alias[k]));
+  for (const a of argv) {
+    if (a === '--') break;
+    const m = /^--([^=]+)/.exec(a);
+    if (m) {
+      const k = m[1];
+      if (!known.has(k) && !(k.startsWith('no-') && known.has(k.slice(3)))) throw new UsageError(`unrecognized option '--${k}'`);
+    } else if (/^-[^-\d]/.test(a)) {
+      for (const c of a.slice(1)) {
+        if (!known.has(c)) throw new UsageError(`unrecognized option '-${c}'`);
+        if (isString(c)) break;   // the rest is its value (-l3)
+      }
+    }
   }
+  const o = mri(argv, { boolean, string, alias }) as Opts;
   for (const k of spec.multi ?? []) o[k] = o[k] === undefined ? [] : ([] as string[]).concat(o[k]);
   for (const k of spec.string ?? []) {
     if (Array.isArray(o[k])) throw new UsageError(`option '--${k}' given more than once`);
