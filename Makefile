@@ -31,7 +31,7 @@ test-openzfs: build
 	sh test/platform/run.sh
 
 demo: build
-	sh bench/demo.sh
+	sh demo.sh
 
 bench: build
 	sh bench/run.sh
