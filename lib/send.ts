@@ -1,6 +1,6 @@
 // zb-send: one snapshot (latest by default) as a zb stream, metadata in the header.
 import { ZbError } from './cli.js';
-import { ZbWriter, newMeta, type Meta } from './stream.js';
+import { ZbWriter, newMeta, isZfsStream, type Meta } from './stream.js';
 import { start } from './proc.js';
 import * as z from './zfs.js';
 
@@ -63,17 +63,49 @@ export async function send(o: SendOptions): Promise<void> {
     await c.done.catch((e) => { throw z.zfsError(argv.slice(1), c.tail()) ?? e; });
     return;
   }
-  const c = start(argv, ['ignore', 'pipe', 'pipe']);
   const w = new ZbWriter(1, meta);
-  try {
-    await w.start();
-    for await (const chunk of c.proc.stdout!) await w.write(chunk as Buffer);
-  } catch (e) {
-    c.proc.kill('SIGTERM');
-    throw e;
+  await w.start();
+  for (let attempt = 1; ; attempt++) {
+    const c = start(argv, ['ignore', 'pipe', 'pipe']);
+    const check = new StreamCheck();
+    try {
+      for await (const chunk of c.proc.stdout!) { check.see(chunk as Buffer); await w.write(chunk as Buffer); }
+    } catch (e) {
+      c.proc.kill('SIGTERM');
+      throw e;
+    }
+    await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
+    // zfs-fuse, with several sends at once, now and then exits 0 having written nothing;
+    // nothing of the payload has gone out then, so running it again is safe
+    if (check.total === 0 && attempt < 3) {
+      process.stderr.write(`zb-send: warning: zfs send wrote nothing for '${so.snapshot}'; running it again\n`);
+      continue;
+    }
+    check.verify(so.snapshot || 'the resumed stream');
+    break;
   }
-  await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
   await w.end();
+}
+
+const RECORD = 312;   // sizeof(dmu_replay_record_t)
+const DRR_END = 5;
+
+/** zfs exiting 0 is not enough: the stream must begin with a BEGIN record and end with an END one. */
+class StreamCheck {
+  private head = Buffer.alloc(0);
+  private tail = Buffer.alloc(0);
+  total = 0;
+  see(b: Buffer): void {
+    this.total += b.length;
+    if (this.head.length < 16) this.head = Buffer.concat([this.head, b.subarray(0, 16)]);
+    this.tail = Buffer.concat([this.tail, b.subarray(-RECORD)]).subarray(-RECORD);
+  }
+  verify(what: string): void {
+    if (this.total === 0) throw new ZbError(`zfs send exited 0 but wrote nothing for '${what}'; nothing was stored`);
+    const end = this.tail.length === RECORD && (this.tail.readUInt32LE(0) === DRR_END || this.tail.readUInt32BE(0) === DRR_END);
+    if (!isZfsStream(this.head) || !end)
+      throw new ZbError(`zfs send exited 0 but its output for '${what}' is not a whole zfs stream (${this.total} bytes); nothing was stored`);
+  }
 }
 
 function sendFailed(argv: string[], tail: string): ZbError {
