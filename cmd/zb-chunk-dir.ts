@@ -1,7 +1,78 @@
 #!/usr/bin/env node
-// zb-chunk-dir: not yet implemented (a later issue fills it in).
-import { run, ZbError } from '../lib/cli.js';
+// zb-chunk-dir: store a zb stream as chunk files plus a map entry; -d emits one back;
+// --verify re-hashes a store. See zb-chunk-dir(1) and zb-map(5).
+import { hostname } from 'node:os';
+import { run, parseArgs, prog, UsageError, ZbError } from '../lib/cli.js';
+import { parseSize } from '../lib/size.js';
+import { store, emit, verifyStore } from '../lib/chunkdir.js';
 
-run(async () => { throw new ZbError('not yet implemented'); }, `Usage: $0 [OPTION]...
-Not yet implemented.
-`);
+const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
+  or:  $0 -d --dest DIR [OPTION]... DATASET[@SNAP] > STREAM
+  or:  $0 --verify --dest DIR [--prefix P] [DATASET]
+Store a zb stream as chunk files under DIR/PREFIX/chunks/ and record it in
+DIR/PREFIX/map.json, only once the whole stream arrived and every chunk is on
+disk. With -d, write a stored snapshot back out as a zb stream (the newest one
+when only DATASET is given), checking each chunk's sha256 before any of its
+bytes leave.
+
+  -D, --dest DIR          the backup directory (must exist)
+  -P, --prefix P          subdirectory of DIR (default: this host's name)
+      --chunk-size SIZE   largest chunk file (default 2G; e.g. 512M)
+      --dataset DS        source dataset, for input without zb-send's metadata
+      --snapshot SNAP     source snapshot name, likewise (both are needed)
+      --lock-wait SECONDS how long to wait for another writer's lock (default 60)
+  -v, --verbose           say what was stored
+  -d, --restore           emit DATASET[@SNAP] on stdout
+      --guid GUID         with -d: the stored snapshot with this guid
+      --raw               with -d: the plain payload, without zb framing
+      --legacy-md md5|sha256
+                          with -d: the key digest of an original-tool openssl
+                          backup (md5 before OpenSSL 1.1, sha256 since)
+      --verify            re-hash every chunk, check every incremental's parent
+      --help              display this help and exit
+      --version           output version information and exit
+
+A snapshot already stored (same dataset and guid) is not stored again: the
+input is read to its end and the exit status is 0.
+
+Exit status: 0 success, 1 failure (nothing committed), 2 usage.
+
+Examples:
+  zb-send tank/data | zb-compress --zstd | zb-chunk-dir --dest /mnt/usb
+  zb-chunk-dir -d --dest /mnt/usb tank/data | zb-compress -d | zb-recv tank/copy
+`;
+
+run(async (argv) => {
+  const o = parseArgs(argv, {
+    string: ['dest', 'prefix', 'chunk-size', 'dataset', 'snapshot', 'lock-wait', 'guid', 'legacy-md'],
+    boolean: ['restore', 'raw', 'verify', 'verbose'],
+    alias: { D: 'dest', P: 'prefix', d: 'restore', v: 'verbose' },
+  });
+  if (!o.dest) throw new UsageError('missing --dest DIR');
+  const prefix = o.prefix ?? hostname();
+  const lockWait = o['lock-wait'] === undefined ? 60 : Number(o['lock-wait']);
+  if (!/^\d+$/.test(o['lock-wait'] ?? '60')) throw new UsageError(`--lock-wait takes whole seconds, not '${o['lock-wait']}'`);
+  const md = o['legacy-md'];
+  if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
+  if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
+  if (!o.restore && (o.raw || o.guid || md)) throw new UsageError('--raw, --guid and --legacy-md go with -d');
+  if (o.verify) {
+    if (o._.length > 1) throw new UsageError('too many operands');
+    const r = await verifyStore(o.dest, prefix, o._[0]);
+    for (const n of r.notes) process.stderr.write(`${prog}: note: ${n}\n`);
+    for (const p of r.problems) process.stdout.write(`${p}\n`);
+    if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) found in '${o.dest}/${prefix}'`);
+    process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes: no problems\n`);
+    return;
+  }
+  if (o.restore) {
+    if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET[@SNAP] operand');
+    await emit({ dest: o.dest, prefix, target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md });
+    return;
+  }
+  if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
+  if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
+  const msg = await store({ dest: o.dest, prefix, chunkSize: parseSize(o['chunk-size'] ?? '2G', 'chunk size'), lockWait,
+    dataset: o.dataset, snapshot: o.snapshot, verbose: o.verbose });
+  if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
+}, help);

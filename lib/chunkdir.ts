@@ -1,0 +1,330 @@
+// zb-chunk-dir: a zb stream into chunk files under DEST/PREFIX/chunks/ plus a map entry
+// (committed only after the end frame, with every chunk durable), and back out again,
+// each chunk's sha256 checked before any of its bytes go downstream. See zb-chunk-dir(1).
+import { closeSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { fsync as fsyncCb } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ZbError, UsageError, prog, signalStatus } from './cli.js';
+import { BUF, readFd, writeFd } from './io.js';
+import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
+import { CommittedError, addEntry, alive, datasets, entries, entryName, findEntry, hasGuid, isIncremental, isLegacy, lock, parentOf, metaOf, readMap, referenced, syncDir,
+  writeMap, type AnyEntry, type ChunkRef, type Entry } from './map.js';
+import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
+
+const fsync = promisify(fsyncCb);
+/** tank_data@daily-3.16426210467462247978.000: dataset (/ → _), snapshot, guid, sequence. */
+export const CHUNK_RE = /^[^/]+@[^/]+\.(\d+|t\d+)\.\d{3,}$/;
+const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.[0-9a-f]{8}$/;
+
+function ioError(e: any, what: string): ZbError {
+  if (e instanceof ZbError) return e;
+  if (e?.code === 'ENOSPC') return new ZbError('no space left on device');
+  if (e?.code === 'EDQUOT') return new ZbError('disk quota exceeded');
+  return new ZbError(`${what}: ${e?.message ?? e}`);
+}
+
+/** DEST/PREFIX; DEST must exist (an unmounted disk must not fill the root filesystem). */
+export function storeDir(dest: string, prefix: string): string {
+  let st;
+  try { st = statSync(dest); } catch { throw new ZbError(`destination '${dest}' does not exist (is the disk mounted?)`); }
+  if (!st.isDirectory()) throw new ZbError(`destination '${dest}' is not a directory`);
+  if (!prefix || prefix.split('/').some(c => c === '..' || c === '')) throw new UsageError(`invalid prefix '${prefix}'`);
+  return join(dest, prefix);
+}
+
+/** guid, creation and base of a plain zfs send stream, from its BEGIN record. */
+function zfsBegin(b: Buffer): Partial<Meta> | undefined {
+  if (b.length < 56 || !isZfsStream(b)) return undefined;
+  const le = b.readBigUInt64LE(8) === 0x2f5bacbacn;
+  const u64 = (o: number) => le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o);
+  const to = u64(40), from = u64(48), compound = (u64(16) & 3n) === 2n;
+  return { ...(to ? { guid: String(to) } : {}), creation: Number(u64(24)),
+    base: from ? { name: '', guid: String(from) } : null, ...(compound ? { recursive: true } : {}) };
+}
+
+/** The header's source metadata, or --dataset/--snapshot for input without it. */
+async function sourceMeta(r: ZbReader, o: StoreOptions): Promise<Meta> {
+  const m: Meta = { ...r.meta, filters: [...r.meta.filters] };
+  const given = o.dataset !== undefined && o.snapshot !== undefined;
+  if (r.plain) Object.assign(m, zfsBegin(Buffer.from(await r.r.peek(312))) ?? {});
+  if ((r.plain || m.plain || !m.dataset || !m.snapshot || !m.guid) && !given)
+    throw new ZbError('the input has no source metadata (dataset, snapshot, guid; it does not come from zb-send): give --dataset and --snapshot');
+  for (const k of ['dataset', 'snapshot'] as const) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (m[k] !== undefined && m[k] !== v && !m.plain) throw new UsageError(`--${k} '${v}' differs from the stream's '${m[k]}'`);
+    m[k] = v;
+  }
+  delete m.plain;
+  if (/[@/\0]/.test(m.snapshot!) || /[@\0]/.test(m.dataset!) || m.dataset!.startsWith('/') || m.snapshot!.startsWith('.'))
+    throw new UsageError(`invalid dataset or snapshot name '${m.dataset}@${m.snapshot}'`);
+  return m;
+}
+
+/** The chunks of one run: written into a private staging directory, moved into
+ *  chunks/ at commit; abort() removes every file this run made. Input pieces (often
+ *  64 KiB frames) are gathered into 1 MiB writes; one write runs in the thread pool
+ *  while the next buffer is hashed and filled. */
+class Run {
+  readonly staging: string;
+  chunks: ChunkRef[] = [];
+  private published: string[] = [];
+  private fd?: number;
+  private hash?: Hash;
+  private size = 0;          // bytes of the open chunk handed to write
+  private bufs = [Buffer.allocUnsafe(BUF), Buffer.allocUnsafe(BUF)];
+  private cur = 0;
+  private fill = 0;
+  private pending: Promise<void> = Promise.resolve();
+  total = 0;
+  constructor(private cdir: string, private stem: string, private chunkSize: number) {
+    this.staging = join(cdir, `.zb-partial.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    mkdirSync(this.staging);
+  }
+  private name(i: number) { return `${this.stem}.${String(i).padStart(3, '0')}`; }
+
+  async write(b: Buffer): Promise<void> {
+    while (b.length) {
+      const n = Math.min(b.length, BUF - this.fill, this.chunkSize - this.size - this.fill);
+      b.copy(this.bufs[this.cur], this.fill, 0, n);
+      this.fill += n; b = b.subarray(n);
+      if (this.fill === BUF || this.size + this.fill === this.chunkSize) await this.flush();
+    }
+  }
+  private async flush(): Promise<void> {
+    if (!this.fill) return;
+    const buf = this.bufs[this.cur].subarray(0, this.fill);
+    await this.pending;                       // in order, and the other buffer is free again
+    if (this.fd === undefined) {
+      try { this.fd = openSync(join(this.staging, this.name(this.chunks.length)), 'wx', 0o600); }
+      catch (e) { throw ioError(e, 'cannot create a chunk file'); }
+      this.hash = createHash('sha256'); this.size = 0;
+    }
+    this.pending = writeFd(this.fd, [buf]);
+    this.pending.catch(() => {});
+    this.hash!.update(buf);
+    this.size += this.fill; this.total += this.fill; this.fill = 0; this.cur ^= 1;
+    if (this.size === this.chunkSize) await this.close();
+  }
+  private async close(): Promise<void> {
+    await this.pending;
+    try { await fsync(this.fd!); } catch (e) { throw ioError(e, 'cannot sync a chunk file'); }
+    closeSync(this.fd!); this.fd = undefined;
+    this.chunks.push({ name: this.name(this.chunks.length), size: this.size, sha256: this.hash!.digest('hex') });
+    this.size = 0;
+  }
+  /** Every chunk on disk and synced, the staging directory too. */
+  async finish(): Promise<void> {
+    await this.flush();
+    if (this.fd !== undefined) await this.close();
+    syncDir(this.staging);
+  }
+  publish(): void {
+    for (const c of this.chunks) { renameSync(join(this.staging, c.name), join(this.cdir, c.name)); this.published.push(c.name); }
+    syncDir(this.cdir);
+  }
+  /** Remove what this run made (synchronous: also called from a signal handler). */
+  abort(): void {
+    if (this.fd !== undefined) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = undefined; }
+    for (const n of this.published.splice(0)) try { unlinkSync(join(this.cdir, n)); } catch { /* gone */ }
+    rmSync(this.staging, { recursive: true, force: true });
+  }
+  done(): void { try { rmdirSync(this.staging); } catch { /* not ours to force */ } }
+}
+
+/** Remove what failed runs left: unreferenced chunk files, staging dirs of dead local pids. */
+export async function cleanup(base: string, lockWait: number): Promise<string[]> {
+  const cdir = join(base, 'chunks'), gone: string[] = [];
+  const release = await lock(base, lockWait);
+  try {
+    const refs = referenced(readMap(base));
+    for (const f of readdirSync(cdir)) {
+      const p = join(cdir, f), m = STAGE_RE.exec(f);
+      if (CHUNK_RE.test(f) && !refs.has(f) && lstatSync(p).isFile()) { unlinkSync(p); gone.push(f); }
+      else if (m && m[1] === hostname() && !alive(Number(m[2])) && lstatSync(p).isDirectory()) {
+        for (const g of readdirSync(p)) if (CHUNK_RE.test(g)) unlinkSync(join(p, g));
+        try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
+      }
+    }
+  } finally { release(); }
+  return gone;
+}
+
+export interface StoreOptions {
+  dest: string; prefix: string; chunkSize: number; lockWait: number;
+  dataset?: string; snapshot?: string; verbose?: boolean;
+}
+
+/** Store the zb stream on fd 0. Returns what to tell the user. */
+export async function store(o: StoreOptions): Promise<string> {
+  const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
+  const r = await ZbReader.open(0, { plain: o.dataset !== undefined && o.snapshot !== undefined ? 'any' : 'zfs' });
+  const meta = await sourceMeta(r, o);
+  const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
+  try { mkdirSync(cdir, { recursive: true }); } catch (e) { throw ioError(e, `cannot create '${cdir}'`); }
+  if (meta.guid && hasGuid(readMap(base), ds, meta.guid)) {
+    for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
+    return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
+  }
+  await cleanup(base, o.lockWait);
+  const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;
+  const run = new Run(cdir, stem, o.chunkSize);
+  let release: (() => void) | undefined;
+  const onSignal = (sig: NodeJS.Signals) => { run.abort(); release?.(); process.exit(signalStatus(sig)); };
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of sigs) process.on(s, onSignal);
+  try {
+    for await (const b of r.payload()) await run.write(b);
+    await run.finish();
+    release = await lock(base, o.lockWait);
+    const doc = readMap(base);
+    if (meta.guid && hasGuid(doc, ds, meta.guid)) { run.abort(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    run.publish();
+    const e: Entry = {
+      name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
+      incremental: !!meta.base, parent: meta.base ?? null, ...(meta.intermediates ? { intermediates: true } : {}),
+      recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
+      chunks: run.chunks, bytes: run.total, host: meta.host, time: meta.time, written: new Date().toISOString(),
+    };
+    addEntry(doc, ds, e);
+    await writeMap(base, doc);
+    run.done();
+    return `stored ${label}: ${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
+  } catch (e: any) {
+    if (e instanceof CommittedError) throw e;
+    run.abort();
+    if (e?.code === 'ENOSPC' || e?.message === 'no space left on device') throw new ZbError(`no space left on device in '${base}'`);
+    throw ioError(e, 'cannot store the stream');
+  } finally {
+    release?.();
+    for (const s of sigs) process.off(s, onSignal);
+  }
+}
+
+/** Read a file in BUF blocks, the next read running while the caller uses the last. */
+async function* blocks(fd: number): AsyncGenerator<Buffer> {
+  const bufs = [Buffer.allocUnsafe(BUF), Buffer.allocUnsafe(BUF)];
+  let i = 0, pending = readFd(fd, bufs[0]);
+  for (;;) {
+    const n = await pending;
+    if (n === 0) return;
+    const cur = bufs[i]; i ^= 1;
+    pending = readFd(fd, bufs[i]);
+    pending.catch(() => {});
+    yield cur.subarray(0, n);
+  }
+}
+
+/** One chunk to read back: its path, the name to show, what the map says of it. */
+export interface ChunkFile { path: string; label: string; size?: number; sha256?: string }
+
+/** Hash a file (and pass its blocks to `each`); returns sha256 and size. */
+async function hashFile(path: string, each?: (b: Buffer) => Promise<void>): Promise<{ sha256: string; size: number }> {
+  const fd = openSync(path, 'r'), h = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const b of blocks(fd)) { const w = each?.(b); h.update(b); size += b.length; await w; }
+  } finally { closeSync(fd); }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Check a chunk is there with its recorded size; returns the problem, if any. */
+export function chunkPresent(c: ChunkFile): string | undefined {
+  let st;
+  try { st = statSync(c.path); } catch { return `chunk '${c.label}' is missing`; }
+  if (!st.isFile()) return `chunk '${c.label}' is not a regular file`;
+  if (c.size !== undefined && st.size !== c.size) return `chunk '${c.label}' has ${st.size} bytes, the map says ${c.size}`;
+  return undefined;
+}
+
+/** Hash a chunk fully and compare with the map. */
+export async function chunkIntact(c: ChunkFile): Promise<string | undefined> {
+  const bad = chunkPresent(c);
+  if (bad || !c.sha256) return bad;
+  const h = await hashFile(c.path);
+  return h.sha256 === c.sha256 && h.size === c.size ? undefined : `chunk '${c.label}' is corrupt (sha256 ${h.sha256}, the map says ${c.sha256})`;
+}
+
+/** Where a stored snapshot is and what header re-emits it. */
+export function source(dest: string, prefix: string, dataset: string, e: AnyEntry, legacyMd?: LegacyMd): { meta: Meta; chunks: ChunkFile[] } {
+  const base = join(dest, prefix);
+  if (!isLegacy(e)) {
+    return { meta: metaOf(dataset, e), chunks: e.chunks.map(c => ({ path: join(base, 'chunks', c.name), label: c.name, size: c.size, sha256: c.sha256 })) };
+  }
+  const chunks = e.chunks.map(c => ({ path: legacyChunkPath(dest, prefix, c), label: String(c) }));
+  let head: Buffer | undefined;
+  if (chunks.length && !chunkPresent(chunks[0])) {
+    const fd = openSync(chunks[0].path, 'r');
+    try { head = Buffer.alloc(64); head = head.subarray(0, readSync(fd, head, 0, head.length, 0)); } finally { closeSync(fd); }
+  }
+  const filters = legacyFilters(e.filters, head);
+  for (const f of filters) if (f.alg === 'openssl' && f.kdf === 'evp' && !f.md && legacyMd) f.md = legacyMd;
+  return {
+    meta: { dataset, snapshot: e.Name, creation: e.CreationTime, base: e.incremental ? { name: String(e.parent ?? ''), guid: '' } : null,
+      recursive: !!e.Recursive, size: typeof e.SizeEstimate === 'number' ? e.SizeEstimate : null, filters },
+    chunks,
+  };
+}
+
+export interface EmitOptions { dest: string; prefix: string; target: string; guid?: string; raw?: boolean; legacyMd?: LegacyMd }
+
+/** Write a stored snapshot to fd 1 as a zb stream (the plain payload with raw). */
+export async function emit(o: EmitOptions): Promise<void> {
+  const base = storeDir(o.dest, o.prefix);
+  const doc = readMap(base);
+  const at = o.target.indexOf('@');
+  const ds = at < 0 ? o.target : o.target.slice(0, at), snap = at < 0 ? undefined : o.target.slice(at + 1);
+  const e = o.guid ? entries(doc, ds).find(x => !isLegacy(x) && x.guid === o.guid) : findEntry(doc, ds, snap);
+  if (!e) throw new ZbError(`no snapshot of '${ds}' with guid ${o.guid} in the map`);
+  const { meta, chunks } = source(o.dest, o.prefix, ds, e, o.legacyMd);
+  for (const c of chunks) { const bad = chunkPresent(c); if (bad) throw new ZbError(`${ds}@${meta.snapshot}: ${bad}`); }
+  if (isLegacy(e) && chunks.length) process.stderr.write(`${prog}: note: ${ds}@${meta.snapshot} comes from the original tool: its chunks have no checksum, their content cannot be verified\n`);
+  const w = new ZbWriter(1, meta, !!o.raw);
+  for (const c of chunks) {
+    if (c.sha256) {   // first pass: nothing of a chunk goes out before its hash is proven
+      const bad = await chunkIntact(c);
+      if (bad) throw new ZbError(`${ds}@${meta.snapshot}: ${bad}; nothing of it was written`);
+    }
+    const h = await hashFile(c.path, (b) => w.write(b));
+    if (c.sha256 && (h.sha256 !== c.sha256 || h.size !== c.size))
+      throw new ZbError(`${ds}@${meta.snapshot}: chunk '${c.label}' changed while it was read; the stream is incomplete`);
+  }
+  await w.end();
+}
+
+export interface Report { problems: string[]; notes: string[]; snapshots: number; chunks: number; bytes: number }
+
+/** Re-hash every chunk, check every incremental's parent is stored, list stray files. */
+export async function verifyStore(dest: string, prefix: string, dataset?: string): Promise<Report> {
+  const base = storeDir(dest, prefix), doc = readMap(base);
+  const rep: Report = { problems: [], notes: [], snapshots: 0, chunks: 0, bytes: 0 };
+  const all = datasets(doc);
+  if (dataset !== undefined && !all.includes(dataset)) rep.problems.push(`no backup of '${dataset}' in '${base}/map.json'`);
+  for (const ds of dataset === undefined ? all : all.filter(d => d === dataset)) {
+    const list = entries(doc, ds);
+    for (const e of list) {
+      const label = `${ds}@${entryName(e)}`;
+      rep.snapshots++;
+      if (isIncremental(e) && !parentOf(list, e)) {
+        const p = isLegacy(e) ? `'${e.parent}'` : `'${e.parent?.name}' (guid ${e.parent?.guid})`;
+        rep.problems.push(`${label}: incremental on ${p}, which is not in the map: it cannot be restored`);
+      }
+      let chunks: ChunkFile[];
+      try { chunks = source(dest, prefix, ds, e).chunks; } catch (err: any) { rep.problems.push(`${label}: ${err.message}`); continue; }
+      if (isLegacy(e) && chunks.length) rep.notes.push(`${label}: made by the original tool, no checksums: only the presence of its ${chunks.length} chunk(s) was checked`);
+      for (const c of chunks) {
+        rep.chunks++;
+        const bad = await chunkIntact(c);
+        if (bad) rep.problems.push(`${label}: ${bad}`); else rep.bytes += c.size ?? 0;
+      }
+    }
+  }
+  const refs = referenced(doc);
+  let stray: string[] = [];
+  try { stray = readdirSync(join(base, 'chunks')).filter(f => (CHUNK_RE.test(f) && !refs.has(f)) || STAGE_RE.test(f)); } catch { /* no chunks dir */ }
+  for (const f of stray) rep.notes.push(`'chunks/${f}' is not in the map (left by a failed or running backup; the next backup removes it)`);
+  return rep;
+}
