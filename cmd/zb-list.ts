@@ -2,12 +2,19 @@
 // zb-list: the snapshots a target holds.
 import { run, parseArgs, UsageError } from '../lib/cli.js';
 import { listPool } from '../lib/list.js';
+import { listDir } from '../lib/list-dir.js';
+import { hostname } from 'node:os';
 
 const help = `Usage: $0 [OPTION]... DATASET
+  or:  $0 --dir DEST [--prefix P] [OPTION]... [DATASET]
 List the snapshots (and bookmarks) of DATASET on the local pool: name, guid,
 createtxg, creation time.
 
   -r, --recursive    include the descendants of DATASET
+      --dir DEST     list the map of a zb-chunk-dir backup directory instead:
+                     snapshot, guid, full or incremental (on what), bytes,
+                     chunks, filters; no key needed
+      --prefix P     with --dir: the subdirectory (default: this host's name)
   -H                 no header, tab-separated, creation in seconds since the epoch
       --json         a JSON array
       --help         display this help and exit
@@ -19,7 +26,11 @@ Examples:
 `;
 
 run(async (argv) => {
-  const o = parseArgs(argv, { boolean: ['recursive', 'H', 'json'], alias: { r: 'recursive' } });
+  const o = parseArgs(argv, { string: ['dir', 'prefix'], boolean: ['recursive', 'H', 'json'], alias: { r: 'recursive' } });
+  if (o.dir !== undefined) {
+    if (o._.length > 1) throw new UsageError('too many operands');
+    return listDir(o.dir, { prefix: o.prefix ?? hostname(), dataset: o._[0], H: o.H, json: o.json });
+  }
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET operand');
   await listPool(o._[0], { recursive: o.recursive, H: o.H, json: o.json });
 }, help);
