@@ -29,9 +29,12 @@ function tuneMemory(): void {
 /** Counts bytes produced by cipher.update() and collects the young generation every 2 MiB. */
 export class GcTicker {
   private since = 0;
-  constructor(private every = 2 << 20) { tuneMemory(); }
+  constructor(private every = 2 << 20) {}
   tick(n: number): void {
-    if ((this.since += n) >= this.every) { this.since = 0; minorGc?.(); }
+    if ((this.since += n) < this.every) return;
+    this.since = 0;
+    tuneMemory();  // only for streams that need it: it costs a few ms
+    minorGc?.();
   }
 }
 
