@@ -137,9 +137,7 @@ export class ZFSBackup {
         if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
       }
       stages.push(...await this.sinkStages(step, replace));
-      const r = await runPipeline(stages, { stdout: 'ignore', onStderr: (_i, line) => {
-        if (!/^zb-[a-z-]+: /.test(line)) process.stderr.write(line + '\n');
-      } });
+      const r = await runPipeline(stages, { stdout: 'ignore' });
       if (!r.ok) throw new ZbError(describeFailure(r, stages.length), r.status);
       if (tmp) {
         const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));

@@ -13,9 +13,16 @@ export interface PipelineResult { ok: boolean; results: StageResult[]; blame?: {
 /** Diagnostics that mean "another stage failed first". */
 const SECONDARY = /stream is incomplete|input is empty|broken pipe|EPIPE|Broken pipe/;
 
-export interface RunOptions { stdin?: number | 'ignore'; stdout?: number | 'ignore'; onStderr?: (stage: number, line: string) => void }
+export interface RunOptions { stdin?: number | 'ignore'; stdout?: number | 'ignore'; onStderr?: (stage: number, line: string, end?: string) => void }
+
+/** The default for a stage's stderr: pass on progress, summaries and warnings; keep back the
+ *  `zb-x: error` lines, which the caller reports once through describeFailure(). */
+export function forwardStderr(_stage: number, line: string, end = '\n'): void {
+  if (!/^zb-[a-z-]+: /.test(line) || /^zb-[a-z-]+: warning: /.test(line)) process.stderr.write(line + end);
+}
 
 export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<PipelineResult> {
+  const onStderr = opts.onStderr ?? forwardStderr;
   const children: ChildProcess[] = [];
   const msgs: string[] = stages.map(() => '');
   let prev: Readable | number | 'ignore' = opts.stdin ?? 'ignore';
@@ -29,16 +36,16 @@ export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<Pip
     c.stderr!.on('data', (d: Buffer) => {
       part += d.toString('utf8');
       let j;
-      while ((j = part.search(/[\n]/)) >= 0) {
-        const line = part.slice(0, j); part = part.slice(j + 1);
+      while ((j = part.search(/[\r\n]/)) >= 0) {
+        const line = part.slice(0, j), end = part[j]; part = part.slice(j + 1);
         if (line.startsWith(`${s.name}: `)) msgs[i] = line.slice(s.name.length + 2);
-        opts.onStderr?.(i, line);
+        onStderr(i, line, end);
       }
     });
     return new Promise<StageResult>((resolve) => {
       c.on('error', (e: any) => { msgs[i] = e.code === 'ENOENT' ? `'${s.argv[0]}' not found` : e.message; });
       c.on('close', (code, signal) => {
-        if (part) { if (part.startsWith(`${s.name}: `)) msgs[i] = part.slice(s.name.length + 2); opts.onStderr?.(i, part); }
+        if (part) { if (part.startsWith(`${s.name}: `)) msgs[i] = part.slice(s.name.length + 2); onStderr(i, part, '\n'); }
         const failed = code !== 0;
         const message = signal ? `killed by ${signal}` : msgs[i] || (failed ? `exit status ${code}` : '');
         resolve({ name: s.name, code, signal, message,
