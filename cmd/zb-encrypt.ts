@@ -25,6 +25,11 @@ Legacy 'openssl enc' format (NOT authenticated; for the original tool's --cipher
       --help                 show this help
       --version              show the version
 
+Examples:
+  zb-send tank/data | zb-encrypt -R /etc/zfsbackup/recipients > data.zb
+  zb-encrypt -d -i /root/backup.key < data.zb | zb-recv tank/restored
+  zb-encrypt -d --raw --cipher aes-256-cbc --kdf evp --md md5 --password-file F < old.enc
+
 Exit status: 0 success, 1 failure (wrong key, altered or truncated data), 2 usage.
 `;
 

@@ -103,8 +103,12 @@ export class AgeOpener extends Stream {
   async finish(): Promise<void> {
     if (this.n === 0) throw new ZbError('the age payload is missing: the data was truncated');
     const chunks = Math.ceil(this.n / CT_CHUNK), lastLen = this.n - (chunks - 1) * CT_CHUNK;
-    if (lastLen < TAG) throw new ZbError(`the age payload ends inside a chunk at byte offset ${(this.counter + chunks - 1) * CHUNK}: the data was truncated`);
-    if (lastLen === TAG && this.counter + chunks > 1) throw new ZbError('the age payload ends with an empty final chunk: the data is malformed');
+    if (lastLen < TAG) {
+      const off = (this.counter + chunks - 1) * CHUNK;
+      throw new ZbError(`the age payload ends inside a chunk at byte offset ${off}: the data was truncated`);
+    }
+    if (lastLen === TAG && this.counter + chunks > 1)
+      throw new ZbError('the age payload ends with an empty final chunk: the data is malformed');
     await this.flush(chunks, true);
     await this.drain();
   }
@@ -132,11 +136,12 @@ export class AgeOpener extends Stream {
 
   /** Say what went wrong with the chunk that failed (the counter is already past it). */
   private failure(chunk: Buffer, last: boolean): ZbError {
-    const off = (this.counter - 1) * CHUNK, nonce = Buffer.from(this.nonce);
+    const off = (this.counter - 1) * CHUNK, end = off + chunk.length - TAG, nonce = Buffer.from(this.nonce);
     nonce[11] = last ? 0 : 1;
-    if (chunk.length >= TAG && this.open(chunk, !last, nonce))
-      return new ZbError(last ? `the age payload ends without its final chunk (at byte offset ${off + chunk.length - TAG}): the data was truncated`
-        : `data follows the final chunk of the age payload (at byte offset ${off + chunk.length - TAG}): the data was altered`);
+    if (chunk.length >= TAG && this.open(chunk, !last, nonce)) {
+      return new ZbError(last ? `the age payload ends without its final chunk (at byte offset ${end}): the data was truncated`
+        : `data follows the final chunk of the age payload (at byte offset ${end}): the data was altered`);
+    }
     return new ZbError(`authentication failed at byte offset ${off}: the data was altered or truncated`);
   }
 }

@@ -36,10 +36,11 @@ export function readRecipientsFile(path: string): Buffer[] {
 
 /** X25519 identities (AGE-SECRET-KEY-1… lines, as age-keygen writes them). */
 export function readIdentityFile(path: string): Buffer[] {
-  const ids = keyLines(readSecretFile(path, 'identity file')).map(l => {
+  const ids = keyLines(readSecretFile(path, 'identity file')).map((l, i) => {
     const d = bech32Decode(l);
     if (d?.hrp === 'age-secret-key-' && d.bytes.length === 32 && l === l.toUpperCase()) return d.bytes;
-    throw new ZbError(`identity file '${path}': unsupported or invalid line '${l.slice(0, 20)}…' (expected AGE-SECRET-KEY-1…)`);
+    // never echo the line: it may be a secret of another kind
+    throw new ZbError(`identity file '${path}': key ${i + 1} is unsupported or invalid (expected AGE-SECRET-KEY-1…)`);
   });
   if (!ids.length) throw new ZbError(`identity file '${path}' holds no identities`);
   return ids;

@@ -5,8 +5,9 @@ import { ZbError, UsageError } from './cli.js';
 import { ZbReader, ZbWriter, CutStreamError, newMeta, type Filter, type Meta } from './stream.js';
 import { buildHeader, parseHeader, parseRecipient, readIdentityFile, readRecipientsFile, unwrapFileKey,
   AGE_V1, MAX_LOG_N, SCRYPT_LOG_N, type Recipient } from './age.js';
-import { AgeOpener, AgeSealer, payloadKey } from './age-stream.js';
-import { checkCipher, checkMd, decryptor, encryptor, DEFAULT_ITER, SALTED, type Kdf, type LegacyParams } from './openssl-enc.js';
+import { AgeOpener, AgeSealer, payloadKey, type Sink } from './age-stream.js';
+import { checkCipher, checkMd, decryptor, encryptor, DEFAULT_ITER, SALTED,
+  type Kdf, type LegacyParams } from './openssl-enc.js';
 import { passphrase } from './secret.js';
 import { payload, Pull, GcTicker } from './encrypt-io.js';
 
@@ -38,7 +39,8 @@ function legacyParams(o: EncryptOptions, f: Filter | undefined, encrypting: bool
   if (!cipher || !kdf) throw new UsageError("plain 'openssl enc' input: give --cipher and --kdf (the format does not record them)");
   if (encrypting && kdf !== 'pbkdf2') throw new UsageError('--kdf evp is only for reading old backups; encryption uses pbkdf2');
   const iter = o.iter ?? (typeof f?.iter === 'number' ? f.iter : DEFAULT_ITER);
-  return { cipher: checkCipher(cipher, encrypting), kdf, md: checkMd(o.md ?? (f?.md as string | undefined) ?? 'sha256'), iter };
+  const md = checkMd(o.md ?? (f?.md as string | undefined) ?? 'sha256');
+  return { cipher: checkCipher(cipher, encrypting), kdf, md, iter };
 }
 
 function needPass(o: EncryptOptions): Buffer {
@@ -47,91 +49,117 @@ function needPass(o: EncryptOptions): Buffer {
   return p;
 }
 
+const hasRecipients = (o: EncryptOptions) => !!(o.recipients?.length || o.recipientsFiles?.length);
+
 function ageRecipients(o: EncryptOptions): Recipient[] {
   const keys = [...(o.recipients ?? []).map(parseRecipient), ...(o.recipientsFiles ?? []).flatMap(readRecipientsFile)];
-  if (keys.length && o.passwordFile !== undefined)
+  if (!keys.length) return [{ type: 'scrypt', pass: needPass(o), logN: o.scryptLogN ?? SCRYPT_LOG_N }];
+  if (o.passwordFile !== undefined)
     throw new UsageError('give either --password-file or recipients (-r/-R), not both (age forbids mixing them)');
-  if (keys.length && o.scryptLogN !== undefined) throw new UsageError('--scrypt-log-n goes with a passphrase, not with recipients');
-  if (keys.length) return keys.map(pub => ({ type: 'x25519', pub }));
-  const logN = o.scryptLogN ?? SCRYPT_LOG_N;
-  return [{ type: 'scrypt', pass: needPass(o), logN }];
+  if (o.scryptLogN !== undefined) throw new UsageError('--scrypt-log-n goes with a passphrase, not with recipients');
+  return keys.map(pub => ({ type: 'x25519', pub }));
+}
+
+/** What an encryption writes: the filter for the header, the format's prefix, the payload transform. */
+interface Encryption {
+  filter: Filter;
+  prefix: Buffer;
+  push(b: Buffer): Promise<void>;
+  finish(): Promise<void>;
+}
+
+function legacyEncryption(o: EncryptOptions, sink: Sink): Encryption {
+  if (hasRecipients(o)) throw new UsageError('--cipher is passphrase-only; recipients (-r/-R) need the age format');
+  if (o.scryptLogN !== undefined) throw new UsageError('--scrypt-log-n is for the age format, not --cipher');
+  const p = legacyParams(o, undefined, true), { prefix, cipher } = encryptor(needPass(o), p), gc = new GcTicker();
+  return {
+    filter: { kind: 'encrypt', alg: 'openssl', cipher: p.cipher, kdf: p.kdf, md: p.md, iter: p.iter },
+    prefix,
+    push: (b) => { gc.tick(b.length); return sink(cipher.update(b)); },
+    finish: () => sink(cipher.final()),
+  };
+}
+
+function ageEncryption(o: EncryptOptions, sink: Sink): Encryption {
+  if (o.kdf || o.md || o.iter !== undefined) throw new UsageError('--kdf, --md and --iter go with --cipher');
+  const rs = ageRecipients(o), fileKey = randomBytes(16), { nonce, key } = payloadKey(fileKey);
+  const s = new AgeSealer(key, sink);
+  return {
+    filter: { kind: 'encrypt', alg: 'age', mode: rs[0].type },
+    prefix: Buffer.concat([buildHeader(fileKey, rs), nonce]),
+    push: (b) => s.push(b),
+    finish: () => s.finish(),
+  };
 }
 
 export async function encryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Promise<void> {
   if (o.identityFiles?.length) throw new UsageError('-i is for decryption (-d); encrypt with -r/-R or --password-file');
   if (o.scryptLogN !== undefined && (o.scryptLogN < 1 || o.scryptLogN > MAX_LOG_N))
     throw new UsageError(`--scrypt-log-n must be 1..${MAX_LOG_N}`);
-  let filter: Filter, prefix: Buffer, push: (b: Buffer) => Promise<void>, finish: () => Promise<void>;
   let w: ZbWriter | undefined;
   const sink = (b: Buffer) => w!.write(b);
-  if (o.cipher !== undefined) {
-    if (o.recipients?.length || o.recipientsFiles?.length) throw new UsageError('--cipher is passphrase-only; recipients (-r/-R) need the age format');
-    if (o.scryptLogN !== undefined) throw new UsageError('--scrypt-log-n is for the age format, not --cipher');
-    const p = legacyParams(o, undefined, true), enc = encryptor(needPass(o), p);
-    filter = { kind: 'encrypt', alg: 'openssl', cipher: p.cipher, kdf: p.kdf, md: p.md, iter: p.iter };
-    prefix = enc.prefix;
-    const gc = new GcTicker();
-    push = (b) => { gc.tick(b.length); return sink(enc.cipher.update(b)); };
-    finish = () => sink(enc.cipher.final());
-  } else {
-    if (o.kdf || o.md || o.iter !== undefined) throw new UsageError('--kdf, --md and --iter go with --cipher');
-    const rs = ageRecipients(o), fileKey = randomBytes(16), { nonce, key } = payloadKey(fileKey);
-    filter = { kind: 'encrypt', alg: 'age', mode: rs[0].type };
-    prefix = Buffer.concat([buildHeader(fileKey, rs), nonce]);
-    const s = new AgeSealer(key, sink);
-    push = (b) => s.push(b);
-    finish = () => s.finish();
-  }
+  const e = o.cipher !== undefined ? legacyEncryption(o, sink) : ageEncryption(o, sink);  // keys before input
   const r = await openInput(inFd, o.raw ? 'any' : 'zfs');
-  const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, filter] } : newMeta({ plain: true, filters: [filter] });
+  const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, e.filter] } : newMeta({ plain: true, filters: [e.filter] });
   w = new ZbWriter(outFd, meta, o.raw);
-  await w.write(prefix);
-  if (r) for await (const b of payload(r)) await push(b);
-  await finish();
+  await w.write(e.prefix);
+  if (r) for await (const b of payload(r)) await e.push(b);
+  await e.finish();
   await w.end();
 }
 
+/** The last filter of a zb stream, which -d undoes; refuses anything but an encryption. */
+function lastFilter(r: ZbReader): Filter | undefined {
+  if (r.plain) return undefined;
+  const f = r.meta.filters.at(-1);
+  if (!f) throw new ZbError('the stream is not encrypted (its header lists no filters)');
+  if (f.kind === 'compress')
+    throw new ZbError(`the stream is compressed (${f.alg}): decompress it with 'zb-compress -d' before decrypting`);
+  if (f.kind !== 'encrypt') throw new ZbError(`the stream's last filter is ${f.kind} (${f.alg}): undo it before decrypting`);
+  if (f.alg !== 'age' && f.alg !== 'openssl') throw new ZbError(`unsupported encryption '${f.alg}' in the stream header`);
+  return f;
+}
+
+/** Plain input: age or openssl enc, by their first bytes. */
+async function sniff(src: Pull): Promise<'age' | 'openssl'> {
+  const head = (await src.peek(AGE_V1.length)).toString('latin1');
+  if (head === AGE_V1 || head.startsWith('-----')) return 'age';  // (armored age: refused with a message)
+  if (head.startsWith('Salted__')) return 'openssl';
+  throw new ZbError("input is not encrypted data: neither an age file, nor 'openssl enc' data (Salted__), nor a zb stream");
+}
+
+async function decryptAge(o: EncryptOptions, src: Pull, sink: Sink): Promise<void> {
+  if (o.cipher || o.kdf || o.md || o.iter !== undefined)
+    throw new UsageError('--cipher, --kdf, --md and --iter are for openssl data; this is age');
+  const ids = (o.identityFiles ?? []).flatMap(readIdentityFile);
+  const pass = ids.length && o.passwordFile === undefined ? undefined : passphrase(o.passwordFile);
+  const fk = unwrapFileKey(await parseHeader(src), pass, ids);
+  const nonce = await src.take(16);
+  if (!nonce) throw new ZbError('the age payload is missing: the data was truncated');
+  const op = new AgeOpener(payloadKey(fk, Buffer.from(nonce)).key, sink);
+  for await (const b of src.rest()) await op.push(b);
+  await op.finish();
+}
+
+async function decryptOpenssl(o: EncryptOptions, f: Filter | undefined, src: Pull, sink: Sink): Promise<void> {
+  const p = legacyParams(o, f, false);
+  const prefix = await src.take(16);
+  if (!prefix || !prefix.subarray(0, 8).equals(SALTED))
+    throw new ZbError("openssl data without its 'Salted__' header (truncated, or written with -nosalt)");
+  const d = decryptor(needPass(o), prefix, p), gc = new GcTicker();
+  for await (const b of src.rest()) { gc.tick(b.length); await sink(d.update(b)); }
+  let last: Buffer;
+  try { last = d.final(); } catch { throw new ZbError('wrong passphrase or corrupted data (bad padding in the last block)'); }
+  await sink(last);
+}
+
 export async function decryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Promise<void> {
-  if (o.recipients?.length || o.recipientsFiles?.length) throw new UsageError('-r/-R are for encryption; decrypt with -i or --password-file');
+  if (hasRecipients(o)) throw new UsageError('-r/-R are for encryption; decrypt with -i or --password-file');
   const r = await ZbReader.open(inFd, { plain: 'any' });
-  const f = r.plain ? undefined : r.meta.filters.at(-1);
-  if (!r.plain) {
-    if (!f) throw new ZbError('the stream is not encrypted (its header lists no filters)');
-    if (f.kind !== 'encrypt') throw new ZbError(`the stream is ${f.kind === 'compress' ? 'compressed' : f.kind} (${f.alg}): ` +
-      `${f.kind === 'compress' ? "decompress it with 'zb-compress -d'" : 'undo that'} before decrypting`);
-    if (f.alg !== 'age' && f.alg !== 'openssl') throw new ZbError(`unsupported encryption '${f.alg}' in the stream header`);
-  }
-  const src = new Pull(payload(r));
-  const head = await src.peek(AGE_V1.length);
-  const isAge = head.subarray(0, AGE_V1.length).toString('latin1') === AGE_V1 || head.subarray(0, 5).toString('latin1') === '-----';
-  const isSalted = head.subarray(0, 8).equals(SALTED);
-  let alg = f?.alg;
-  if (!alg) {
-    if (isAge) alg = 'age'; else if (isSalted) alg = 'openssl';
-    else throw new ZbError("input is not encrypted data: neither an age file, nor 'openssl enc' data (Salted__), nor a zb stream");
-  }
+  const f = lastFilter(r), src = new Pull(payload(r));
+  const alg = f?.alg ?? await sniff(src);
   const meta: Meta = r.plain ? r.meta : { ...r.meta, filters: r.meta.filters.slice(0, -1) };
-  const w = new ZbWriter(outFd, meta, o.raw);
-  const sink = (b: Buffer) => w.write(b);
-  if (alg === 'age') {
-    if (o.cipher || o.kdf || o.md || o.iter !== undefined) throw new UsageError('--cipher, --kdf, --md and --iter are for openssl data; this is age');
-    const ids = (o.identityFiles ?? []).flatMap(readIdentityFile);
-    const pass = ids.length && o.passwordFile === undefined ? undefined : passphrase(o.passwordFile);
-    const fk = unwrapFileKey(await parseHeader(src), pass, ids);
-    const nonce = await src.take(16);
-    if (!nonce) throw new ZbError('the age payload is missing: the data was truncated');
-    const op = new AgeOpener(payloadKey(fk, Buffer.from(nonce)).key, sink);
-    for await (const b of src.rest()) await op.push(b);
-    await op.finish();
-  } else {
-    const p = legacyParams(o, f, false);
-    const prefix = await src.take(16);
-    if (!prefix || !prefix.subarray(0, 8).equals(SALTED)) throw new ZbError("openssl data without its 'Salted__' header (truncated, or written with -nosalt)");
-    const d = decryptor(needPass(o), prefix, p), gc = new GcTicker();
-    for await (const b of src.rest()) { gc.tick(b.length); await sink(d.update(b)); }
-    let last: Buffer;
-    try { last = d.final(); } catch { throw new ZbError('wrong passphrase or corrupted data (bad padding in the last block)'); }
-    await sink(last);
-  }
-  await w.end();
+  const w = new ZbWriter(outFd, meta, o.raw), sink = (b: Buffer) => w.write(b);
+  await (alg === 'age' ? decryptAge(o, src, sink) : decryptOpenssl(o, f, src, sink));
+  await w.end();  // only now: every chunk verified and the input's end frame seen
 }

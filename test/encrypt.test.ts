@@ -363,7 +363,8 @@ t.test('secret files: one trailing newline dropped, loose modes warn, missing/em
   });
   const i = await sh(`zb-encrypt -d --raw -i ${pw} < ${x1}`);
   t.equal(i.code, 1);
-  t.match(i.stderr, /identity file '.*pw': unsupported or invalid line/);
+  t.match(i.stderr, /identity file '.*pw': key 1 is unsupported or invalid/);
+  t.notMatch(i.stderr, /horse/, 'a wrong file given as identity: its content is not echoed');
 });
 
 t.test('ZB_PASSWORD supplies the passphrase; no option takes the passphrase itself', async (t) => {
