@@ -19,7 +19,16 @@ echo "changed on tuesday" >> "$W/src/data/numbers.txt"; head -c 500000 /dev/uran
 say zfs snapshot $P/data@tuesday
 say zfsbackup -v --dataset $P/data zfs --dest $Q/backup
 say zfsbackup --dataset $P/data zfs --dest $Q/backup list
+# chunk files in a directory, compressed and encrypted (age, passphrase), then restored
+mkdir "$W/usb"; echo "demo passphrase" > "$W/pass"; chmod 600 "$W/pass"
+say zfsbackup -v -C --compress zstd -E --password-file "$W/pass" --dataset $P/data directory --dest "$W/usb"
+say zb-list --dir "$W/usb"
+say zfsbackup -v -E --password-file "$W/pass" --dataset $P/data directory --dest "$W/usb" verify
+say zfsbackup -v -E --password-file "$W/pass" --dataset $P/data directory --dest "$W/usb" restore --to $Q/restored
 sums() { (cd "$1" && find . -type f ! -path './.zfs/*' | sort | xargs sha256sum); }
-sums "$W/src/data" > "$W/a"; sums "$W/dst/backup/data" > "$W/b"
-if cmp -s "$W/a" "$W/b"; then echo; echo "demo: the copy $Q/backup/data is identical to $P/data ($(wc -l < "$W/a") files)"
-else echo "demo: the copy differs:"; diff "$W/a" "$W/b"; exit 1; fi
+sums "$W/src/data" > "$W/a"
+for copy in backup/data restored; do
+  sums "$W/dst/$copy" > "$W/b"
+  if cmp -s "$W/a" "$W/b"; then echo "demo: $Q/$copy is identical to $P/data ($(wc -l < "$W/a") files)"
+  else echo "demo: $Q/$copy differs:"; diff "$W/a" "$W/b"; exit 1; fi
+done

@@ -53,7 +53,12 @@ export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<Pip
       });
     });
   });
+  // cron's kill or a ^C: pass it on to every stage, then report as usual
+  const relay = (sig: NodeJS.Signals) => { for (const c of children) c.kill(sig); };
+  const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const s of sigs) process.on(s, relay);
   return Promise.all(waits).then((results) => {
+    for (const s of sigs) process.off(s, relay);
     const failed = results.map((r, index) => ({ r, index })).filter(x => x.r.code !== 0);
     if (!failed.length) return { ok: true, results, status: 0 };
     const pick = failed.find(x => !x.r.secondary) ?? failed[0];
