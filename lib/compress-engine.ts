@@ -1,39 +1,20 @@
-// A compressor as an engine: bytes in, bytes out, a `done` that tells success.
-// Two kinds: a child process (zstd, pigz, xz, lz4, gzip) and Node's zlib.
-// pump() feeds the input and drains the output concurrently (backpressure both
-// ways), and decides which failure to report when several things go wrong.
+// Node's zlib as a stage (gzip compression, and gzip-format decompression where pigz
+// is missing): pump() feeds the input and drains the output concurrently (backpressure
+// both ways) and decides which failure to report when several things go wrong.
+// Compressor children take the blocking path in compress-pipe.ts instead.
 import zlib from 'node:zlib';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { ZbError } from './cli.js';
-import { start } from './proc.js';
 
 export interface Engine {
   write(b: Buffer): Promise<void>;   // resolves once b may be reused
   end(): void;
-  output: Readable | null;           // null: the engine writes to the output fd itself
+  output: Readable;
   abort(): void;
   done: Promise<void>;
 }
 export interface Sink { write(b: Buffer): Promise<void>; flush(): Promise<void> }
-
-/** Run argv; its stdout goes to outFd directly when given, else to `output`. */
-export function childEngine(argv: string[], outFd?: number): Engine {
-  const c = start(argv, ['pipe', outFd ?? 'pipe', 'pipe']);
-  c.proc.stdin!.on('error', () => {});   // EPIPE when it exits early: `done` says why
-  const done = c.done.catch((e) => {
-    if (c.proc.signalCode === 'SIGPIPE') throw new ZbError('broken pipe: the next stage stopped reading');
-    throw e;
-  });
-  done.catch(() => {});
-  return {
-    write: (b) => writeTo(c.proc.stdin!, b),
-    end: () => c.proc.stdin!.end(),
-    output: outFd === undefined ? c.proc.stdout! : null,
-    abort: () => { c.proc.kill('SIGTERM'); },
-    done,
-  };
-}
 
 /** Node's zlib in gzip format, compressing at `level` or decompressing (concatenated members too). */
 export function zlibEngine(level?: number): Engine {
@@ -58,7 +39,7 @@ export function zlibEngine(level?: number): Engine {
  */
 function writeTo(w: Writable, b: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onClose = () => reject(new ZbError('the compressor closed its input'));
+    const onClose = () => reject(new ZbError('zlib closed its input'));
     w.once('close', onClose);
     w.write(b, (e) => { w.off('close', onClose); if (e) reject(e); else resolve(); });
   });
@@ -94,7 +75,7 @@ export async function pump(input: AsyncIterable<Buffer>, eng: Engine, sink?: Sin
     eng.end();
   };
   const drain = async () => {
-    if (!eng.output || !sink) return;
+    if (!sink) return;
     const it = eng.output[Symbol.asyncIterator]();
     for (;;) {
       let r: IteratorResult<Buffer>;
@@ -108,5 +89,5 @@ export async function pump(input: AsyncIterable<Buffer>, eng: Engine, sink?: Sin
   if (inputErr) throw inputErr;
   if (outErr) throw outErr;
   if (engErr) throw engErr;
-  if (feedErr) throw new ZbError(`the compressor stopped reading its input: ${(feedErr as Error).message}`);
+  if (feedErr) throw new ZbError(`zlib stopped reading its input: ${(feedErr as Error).message}`);
 }

@@ -3,7 +3,8 @@
 import { ZbError, UsageError } from './cli.js';
 import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, type Meta } from './stream.js';
 import { ALGS, INFO, detect, family, parseInt10, program, which, type Alg } from './compress-algs.js';
-import { childEngine, zlibEngine, pump, coalesce, type Engine } from './compress-engine.js';
+import { zlibEngine, pump, coalesce } from './compress-engine.js';
+import { throughChild } from './compress-pipe.js';
 
 export interface CompressOptions {
   alg?: Alg;           // from --gzip, --pigz, ...; gzip when compressing, the stream's when decompressing
@@ -23,10 +24,7 @@ export async function compress(o: CompressOptions): Promise<void> {
   const r = await openInput(!!o.raw);
   const filter: Filter = { kind: 'compress', alg, level };
   const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, filter] } : newMeta({ plain: true, filters: [filter] });
-  const w = new ZbWriter(1, meta, !!o.raw);
-  const eng = zlibGzip ? zlibEngine(level) : childEngine([prog, ...info.compress(level, threads)], o.raw ? 1 : undefined);
-  await pump(r ? r.payload() : empty(), eng, coalesce((b) => w.write(b)));
-  await w.end();
+  await through(zlibGzip ? { zlib: level } : { argv: [prog, ...info.compress(level, threads)] }, r, meta, !!o.raw);
 }
 
 /** Decompress fd 0 (a zb stream, or plain compressed data) to fd 1. */
@@ -51,8 +49,16 @@ export async function decompress(o: CompressOptions): Promise<void> {
     alg = o.alg ?? found!;
     meta = r.meta;
   }
-  const w = new ZbWriter(1, meta, !!o.raw);
-  await pump(r.payload(), decoder(o.alg ?? alg, threads, o.program, o.raw ? 1 : undefined), coalesce((b) => w.write(b)));
+  await through(decoder(o.alg ?? alg, threads, o.program), r, meta, !!o.raw);
+}
+
+/** A child program (argv) or Node's zlib (gzip at a level, or gunzip). */
+type Plan = { argv: string[] } | { zlib: number | undefined };
+
+async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean): Promise<void> {
+  if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta);
+  const w = new ZbWriter(1, meta, raw);
+  await pump(r ? r.payload() : empty(), zlibEngine(plan.zlib), coalesce((b) => w.write(b)));
   await w.end();
 }
 
@@ -60,12 +66,12 @@ export async function decompress(o: CompressOptions): Promise<void> {
  * gzip format (written by gzip or pigz) goes to pigz when it is on PATH (faster), else
  * to Node's zlib, so restoring never needs pigz; --program overrides.
  */
-function decoder(alg: Alg, threads: number | undefined, override: string | undefined, outFd?: number): Engine {
+function decoder(alg: Alg, threads: number | undefined, override: string | undefined): Plan {
   if (family(alg) === 'gzip' && !override) {
-    if (!which('pigz')) return zlibEngine();
+    if (!which('pigz')) return { zlib: undefined };
     alg = 'pigz';
   }
-  return childEngine([program(alg, override), ...INFO[alg].decompress(threads)], outFd);
+  return { argv: [program(alg, override), ...INFO[alg].decompress(threads)] };
 }
 
 /** The input as a zb stream; plain input only when it is a zfs send stream, or any with --raw (null: empty). */

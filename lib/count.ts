@@ -2,11 +2,13 @@
 // payload. The copy loop is synchronous (readSync/writeSync, like cat): the async
 // thread-pool round trip per 64 KiB pipe read costs half the throughput. Progress,
 // when asked for, ticks in a worker thread (lib/progress.ts).
-import { readSync, writeSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { ZbError } from './cli.js';
-import { BUF, isTTY } from './io.js';
+import { isatty } from 'node:tty';
+import { BUF } from './io.js';
 import { ZbReader, FrameScanner, CutStreamError } from './stream.js';
 import { Progress } from './progress.js';
+import { readSome, writeAll } from './compress-sync.js';
 
 export interface CountOptions {
   name?: string;
@@ -19,21 +21,22 @@ export interface CountOptions {
 export async function count(o: CountOptions): Promise<void> {
   const jsonFd = o.json === undefined ? undefined : o.json === '-' ? 2 : openJson(o.json);
   const r = await ZbReader.open(0, { plain: 'any' });
-  const line = !!o.progress || (!o.quiet && jsonFd !== 2 && isTTY(2));
+  // isatty, not io.ts isTTY: that says yes for any character device, /dev/null too
+  const line = !!o.progress || (!o.quiet && jsonFd !== 2 && isatty(2));
   const p = line || jsonFd !== undefined
     ? new Progress({ name: o.name, size: r.meta.size ?? null, interval: o.interval, line, jsonFd }) : null;
   const sc = r.plain ? null : new FrameScanner();
   let n = 0;
   const pass = (b: Buffer) => {
     if (sc) { sc.feed(b); n = sc.payload; } else n += b.length;
-    writeAll(b);
+    writeAll(1, b);
     p?.set(n);
   };
   try {
-    writeAll(r.headerBytes);
+    writeAll(1, r.headerBytes);
     while (r.r.buffered > 0) pass(await r.r.some());
     const buf = Buffer.allocUnsafe(BUF);
-    for (let got = readAll(buf); got > 0; got = readAll(buf)) pass(buf.subarray(0, got));
+    for (let got = readSome(0, buf); got > 0; got = readSome(0, buf)) pass(buf.subarray(0, got));
     if (sc && !sc.done) throw new CutStreamError();
   } catch (e) {
     await p?.finish(n, (e as Error).message);
@@ -47,27 +50,4 @@ export async function count(o: CountOptions): Promise<void> {
 function openJson(path: string): number {
   try { return openSync(path, 'w'); }
   catch (e: any) { throw new ZbError(`cannot write '${path}': ${e.message}`); }
-}
-
-// A non-blocking fd (one another process set O_NONBLOCK on) says EAGAIN: wait 1 ms.
-const nap = new Int32Array(new SharedArrayBuffer(4));
-const retry = <T>(f: () => T): T => {
-  for (;;) {
-    try { return f(); } catch (e: any) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(nap, 0, 0, 1); }
-  }
-};
-
-function readAll(buf: Buffer): number {
-  try { return retry(() => readSync(0, buf, 0, buf.length, null)); }
-  catch (e: any) { throw new ZbError(`read error: ${e.message}`); }
-}
-
-function writeAll(b: Buffer): void {
-  for (let off = 0; off < b.length;) {
-    try { off += retry(() => writeSync(1, b, off, b.length - off)); }
-    catch (e: any) {
-      if (e.code === 'EPIPE') throw new ZbError('broken pipe: the next stage stopped reading');
-      throw new ZbError(`write error: ${e.message}`);
-    }
-  }
 }

@@ -19,7 +19,9 @@ export class Progress {
   private worker: Worker;
 
   constructor(o: ProgressOptions) {
-    this.worker = new Worker(`(${ticker})()`, { eval: true, workerData: { ...o, counter: this.counter, t0: Date.now() } });
+    // stdout/stderr: true, or Node pipes the worker's stdio into process.stdout, whose
+    // creation turns fd 1 non-blocking under the data loop's writeSync
+    this.worker = new Worker(`(${ticker})()`, { eval: true, stdout: true, stderr: true, workerData: { ...o, counter: this.counter, t0: Date.now() } });
   }
 
   set(bytes: number): void { Atomics.store(this.counter, 0, BigInt(bytes)); }

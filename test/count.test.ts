@@ -91,6 +91,16 @@ t.test('--progress: a \\r line on stderr with the label, rate and percent, ended
   t.notMatch(r.stderr, /bytes\n/, 'no summary with --progress');
 });
 
+t.test('on a terminal (script(1) gives a pty) the progress line shows unless -q; the summary follows', async (t) => {
+  const d = fixtures(t);
+  const r = await ok(`script -qec 'zb-count --name tty < random.zb > out' /dev/null`, { cwd: d });
+  t.match(r.out, /\rtty: 3\.00 MiB .*100\.0% *\r?\n/, 'final progress line');
+  t.match(r.out, `tty: ${3 * MIB + 4321} bytes`);
+  t.equal(sha256(readFileSync(join(d, 'out'))), sha256(readFileSync(join(d, 'random.zb'))));
+  const q = await ok(`script -qec 'zb-count -q < random.zb > out' /dev/null`, { cwd: d });
+  t.equal(q.out, '', '-q: nothing on the terminal');
+});
+
 t.test("--json -: events on stderr, the data untouched on stdout", async (t) => {
   const d = fixtures(t);
   const r = await ok(`zb-count --json - < one-frame.zb | sha256sum`, { cwd: d });

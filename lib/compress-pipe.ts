@@ -1,0 +1,136 @@
+// A compressor child on the data path with blocking I/O on both sides, the way
+// `cat | zstd | cat` moves bytes: the main thread reads fd 0, unframes and writes the
+// child's stdin; a worker thread reads the child's stdout, frames it and writes fd 1.
+// Node's 'pipe' stdio are non-blocking sockets owned by the event loop, which costs a
+// thread-pool or event-loop round trip per 64 KiB; so the child gets real pipes (FIFOs
+// made in a private directory and removed once open) and its stderr goes to a file.
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { openSync, closeSync, fstatSync, readSync, mkdtempSync, rmSync, constants as C } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ZbError } from './cli.js';
+import { BUF } from './io.js';
+import { start } from './proc.js';
+import { FrameScanner, CutStreamError, encodeHeader, type ZbReader, type Meta } from './stream.js';
+import { readSome, writeAll } from './compress-sync.js';
+
+/**
+ * Run argv with the payload of `input` (null: empty) on its stdin. Its stdout goes to
+ * fd 1 as it is (meta null: raw) or as a zb stream with meta's header. The end frame is
+ * written only when the input was complete and the child and the output succeeded.
+ */
+export async function throughChild(argv: string[], input: ZbReader | null, meta: Meta | null): Promise<void> {
+  const { pairs: [[inR, inW], out], err } = await pipes(meta ? 2 : 1);
+  const c = start(argv, [inR, out ? out[1] : 1, err]);
+  closeSync(inR);
+  if (out) closeSync(out[1]);
+  let result: Promise<[{ total?: number; code?: string; message?: string }]> = Promise.resolve([{}]);
+  if (out) {
+    writeAll(1, encodeHeader(meta!));
+    const w = new Worker(`(${drain})()`, { eval: true, stdout: true, stderr: true, workerData: { fd: out[0], size: BUF } });
+    result = once(w, 'message') as typeof result;
+  }
+  let inputErr: unknown, feedErr: unknown;
+  try { await feed(input, inW); }
+  catch (e: any) {
+    if (e.code === 'EPIPE') feedErr = e;           // the child stopped reading: it says why
+    else { inputErr = e; c.proc.kill('SIGTERM'); }  // cut or corrupt input: no output may look complete
+  }
+  closeSync(inW);
+  const [res] = await result;
+  const childErr = await c.done.then(() => undefined, (e: ZbError) => childError(e, c.proc.signalCode, err));
+  closeSync(err);
+  if (inputErr) throw inputErr;
+  if (res.message) throw new ZbError(res.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : `write error: ${res.message}`);
+  if (childErr) throw childErr;
+  if (feedErr) throw new ZbError(`'${argv.join(' ')}' exited before reading all of its input`);
+  if (out) {
+    const end = Buffer.alloc(12);                   // zb-stream(5): length 0, then the payload length
+    end.writeBigUInt64BE(BigInt(res.total!), 4);
+    writeAll(1, end);
+  }
+}
+
+/** The payload of r to fd, synchronously after what the reader has buffered. */
+async function feed(r: ZbReader | null, fd: number): Promise<void> {
+  if (!r) return;
+  const sc = r.plain ? null : new FrameScanner(), parts: Buffer[] = [];
+  const put = (b: Buffer) => {
+    parts.length = 0;
+    if (sc) sc.feed(b, parts); else parts.push(b);
+    for (const p of parts) writeAll(fd, p);
+  };
+  while (r.r.buffered > 0) put(await r.r.some());
+  const buf = Buffer.allocUnsafe(BUF);
+  for (let n = readSome(0, buf); n > 0; n = readSome(0, buf)) put(buf.subarray(0, n));
+  if (sc && !sc.done) throw new CutStreamError();
+}
+
+/** The child's failure with the tail of its stderr file; SIGPIPE is our reader gone. */
+function childError(e: ZbError, sig: string | null, fd: number): ZbError {
+  if (sig === 'SIGPIPE') return new ZbError('broken pipe: the next stage stopped reading');
+  const size = fstatSync(fd).size, b = Buffer.alloc(Math.min(size, 4096));
+  readSync(fd, b, 0, b.length, size - b.length);
+  const tail = b.toString('utf8').trim().split('\n').slice(-3).join('; ');
+  return new ZbError(tail ? `${e.message}: ${tail}` : e.message, e.status);
+}
+
+/** n pipes as [read, write] fds, all blocking, and a file for the child's stderr. */
+async function pipes(n: number): Promise<{ pairs: [number, number][]; err: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'zb-compress-'));
+  try {
+    const names = Array.from({ length: n }, (_, i) => join(dir, `p${i}`));
+    await start(['mkfifo', '-m', '600', ...names], ['ignore', 'ignore', 'pipe']).done;
+    const pairs = names.map((p): [number, number] => {
+      const nb = openSync(p, C.O_RDONLY | C.O_NONBLOCK);  // a reader, so opening the writer does not wait
+      const w = openSync(p, C.O_WRONLY);
+      const r = openSync(p, C.O_RDONLY);                 // blocking, and at once: there is a writer
+      closeSync(nb);
+      return [r, w];
+    });
+    return { pairs, err: openSync(join(dir, 'stderr'), 'w+') };
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
+/**
+ * Worker thread (its source runs by eval, so it uses nothing outside itself): read the
+ * child's stdout in blocks of up to `size`, write each as one zb frame (u32be length +
+ * bytes, zb-stream(5)) to fd 1, post the payload total or the error.
+ */
+function drain(): void {
+  const { workerData: d, parentPort } = require('node:worker_threads');
+  const fs = require('node:fs');
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const again = <T>(f: () => T): T => {
+    for (;;) { try { return f(); } catch (e: any) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(nap, 0, 0, 1); } }
+  };
+  const buf = Buffer.allocUnsafe(d.size), len = Buffer.alloc(4);
+  let total = 0;
+  try {
+    for (let eof = false; !eof;) {
+      let n = 0;
+      while (n < buf.length) {
+        const got = again(() => fs.readSync(d.fd, buf, n, buf.length - n, null));
+        if (!got) { eof = true; break; }
+        n += got;
+      }
+      if (!n) break;
+      len.writeUInt32BE(n);
+      let parts = [len, buf.subarray(0, n)];
+      while (parts.length) {
+        let w = again(() => fs.writevSync(1, parts));
+        while (w > 0) {
+          if (w >= parts[0].length) { w -= parts[0].length; parts = parts.slice(1); }
+          else { parts[0] = parts[0].subarray(w); w = 0; }
+        }
+      }
+      total += n;
+    }
+    parentPort.postMessage({ total });
+  } catch (e: any) {
+    parentPort.postMessage({ code: e.code, message: e.message });
+  } finally {
+    fs.closeSync(d.fd);   // a child still writing gets SIGPIPE and stops
+  }
+}
