@@ -2,7 +2,7 @@
 // with the real gzip/pigz/zstd/xz/lz4 CLIs both ways, header filters, and failures
 // (cut input, corrupt data, missing or failing compressor, usage).
 import t from 'tap';
-import { readFileSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, symlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sh, ok, pool, fill, tmp, sha256, BIN } from './lib/util.js';
@@ -126,16 +126,18 @@ t.test('filters stack: -d pops only the last one; a stream whose last filter is 
   t.match(r.stderr, /stream is compressed with xz, not gzip/);
 });
 
-t.test('cut input: exit 1, output has no end frame (compress with a child, with zlib, and -d)', async (t) => {
+t.test('cut input: exit 1, output has no end frame (compress with a child, with zlib, and -d); TMPDIR left clean', async (t) => {
   const d = fixtures(t);
-  await ok(`zb-compress --zstd < random.zb > r.zst.zb`, { cwd: d });
+  mkdirSync(join(d, 'tmp'));
+  await ok(`zb-compress --zstd < random.zb > r.zst.zb`, { cwd: d, env: { TMPDIR: join(d, 'tmp') } });
   for (const cmd of ['zb-compress --zstd < cut', 'zb-compress --gzip < cut', 'zb-compress -d < cutc']) {
-    const r = await sh(`head -c 1500000 random.zb > cut; head -c 1500000 r.zst.zb > cutc; ${cmd}`, { cwd: d });
+    const r = await sh(`head -c 1500000 random.zb > cut; head -c 1500000 r.zst.zb > cutc; ${cmd}`, { cwd: d, env: { TMPDIR: join(d, 'tmp') } });
     t.equal(r.code, 1, cmd);
     t.match(r.stderr, /^zb-compress: input ended before the end frame: the stream is incomplete/, cmd);
     t.equal(r.stderr.split('\n').length, 2, 'one line');
     t.ok(noEnd(r.stdout), `${cmd}: no end frame`);
   }
+  t.same(readdirSync(join(d, 'tmp')), [], 'no pipe or stderr file left behind');
 });
 
 t.test('corrupt compressed data: exit 1 with the decompressor\'s stderr tail, no end frame', async (t) => {
