@@ -32,12 +32,21 @@ Methods:
   zfs --dest DATASET      replicate into DATASET on this host; DATASET stands for
                           the source pool's root: --dataset tank/data zfs --dest
                           backup/tank writes backup/tank/data
+  directory --dest DIR [--prefix P] [--chunk-size SIZE]
+                          chunk files under DIR/P/chunks/ (P: the host name)
+                          and DIR/P/map.json; also restore --to POOL/DS
+                          [--snapshot S] [-i IDENTITY] [--legacy-md md5|sha256],
+                          and verify (re-hash every chunk)
 
-Operations (as a word after the method options, or --operation): backup, list.
+Operations (as a word after the method options, or --operation): backup, list;
+directory: also restore, verify.
 
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
+  zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb
+  zfsbackup --dataset tank/data --password-file pw directory --dest /mnt/usb \\
+      restore --to tank/restored
 `;
 
 run(main, help);

@@ -2,6 +2,7 @@
 import type { Spec, Opts } from './cli.js';
 import { UsageError } from './cli.js';
 import { ZFSBackup, type BackupOptions } from './backup.js';
+import { directoryMethod } from './method-directory.js';
 
 export interface Method {
   spec: Spec;
@@ -22,4 +23,5 @@ export const methods: Record<string, Method> = {
     usage: 'zfs --dest DATASET [backup|list]',
     create: (ds, m, o) => new ZFSBackup(ds, need(m, 'dest', 'zfs'), o),
   },
+  directory: directoryMethod,
 };
