@@ -1,28 +1,14 @@
 // zb-encrypt through real pipes: age v1 (passphrase and X25519) proven against the real
-// `age` CLI, legacy `openssl enc` against the real `openssl`, tampering and truncation
-// caught before a byte of a bad chunk leaves, and the secret-file rules.
-// Independent cases run a few at a time (each() below): node's start-up dominates.
+// `age` CLI, tampering and truncation caught before a byte of a bad chunk leaves, the
+// zb stream filter rules, and the secret-file rules. (openssl enc: encrypt-openssl.test.ts)
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, ok, tmp, fill, sha256, pool } from './lib/util.js';
+import { sh, ok, fill, sha256, pool } from './lib/util.js';
 import { zbWrap, zbParse } from './lib/zbstream.js';
+import { fixtures, each, ended, CHUNK, CT_CHUNK, BIG, SIZES } from './lib/encrypt-fixtures.js';
 
-const CHUNK = 65536, CT_CHUNK = CHUNK + 16, BIG = 3 * (1 << 20) + 123;
-const dir = tmp(t, 'zbenc-');
-const pw = join(dir, 'pw'), pw2 = join(dir, 'pw2'), id = join(dir, 'id'), id2 = join(dir, 'id2');
-writeFileSync(pw, 'correct horse battery staple\n', { mode: 0o600 });
-writeFileSync(pw2, 'Tr0ub4dor&3\n', { mode: 0o600 });
-execFileSync('age-keygen', ['-o', id], { stdio: 'ignore' });
-execFileSync('age-keygen', ['-o', id2], { stdio: 'ignore' });
-const pub = execFileSync('age-keygen', ['-y', id]).toString().trim();
-const pub2 = execFileSync('age-keygen', ['-y', id2]).toString().trim();
-
-const SIZES = [0, 1, CHUNK, CHUNK + 1, 1 << 20, BIG];
-const input = (n: number) => join(dir, `in-${n}`);
-for (const n of SIZES) fill(input(n), n);
-const data = (n: number) => readFileSync(input(n));
+const { dir, pw, pw2, id, id2, pub, pub2, input, data } = fixtures(t);
 const PASS = `--password-file ${pw} --scrypt-log-n 10`;
 
 /** A file made once by a command (OUT in it is the path), shared by the tests that need it. */
@@ -36,13 +22,6 @@ const ageX = (n: number) => once(`x-${n}.age`, `zb-encrypt --raw -r ${pub} < ${i
 const ageP = (n: number) => once(`p-${n}.age`, `zb-encrypt --raw ${PASS} < ${input(n)} > OUT`);
 const FILTER_AGE = { kind: 'encrypt', alg: 'age', mode: 'x25519' };
 
-/** Run f over items, `limit` at a time. */
-async function each<T>(items: readonly T[], f: (x: T) => Promise<void>, limit = 6): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await f(items[i++]);
-  }));
-}
 /** Flip one byte of a file into a new file. */
 function flipped(src: string, at: number, name: string): string {
   const b = readFileSync(src);
@@ -60,7 +39,6 @@ function prefixCheck(t: any, out: Buffer, plain: Buffer, badChunk: number, what:
   t.ok(out.length <= badChunk * CHUNK, `${what}: ${out.length} bytes out, at most ${badChunk} good chunks`);
   t.ok(plain.subarray(0, out.length).equals(out), `${what}: what came out is a prefix of the plaintext`);
 }
-const ended = (b: Buffer) => b.length > 0 && zbParse(b).ended;
 // age 1.1.1 reads passphrases only from a terminal: this helper runs a command on a pty
 // and types the password file's first line at each prompt (the passphrase is in no argv).
 const PTY = join(dir, 'on-a-tty.py');  // not pty.py: that would shadow the module
@@ -248,86 +226,6 @@ t.test('wrong passphrase, wrong identity, wrong kind of key -> exit 1 with a cle
   const z = await sh(`zb-encrypt -d -i ${id2}`, { input: zbWrap(readFileSync(x), { filters: [FILTER_AGE] }) });
   t.equal(z.code, 1);
   t.equal(z.stdout.length, 0, 'a zb stream gets not even its header');
-});
-
-// zb-encrypt(1) lists these as tested; aes-256-cbc (the default) on every size.
-const CIPHERS = ['aes-128-cbc', 'aes-192-cbc', 'aes-256-ctr', 'aes-256-cfb', 'aes-256-ofb',
-  'aes-128-cfb8', 'camellia-256-cbc', 'aria-256-cbc', 'chacha20', 'des-ede3-cbc'];
-
-t.test('openssl enc -pbkdf2: interop both ways and round trips for each cipher we claim (aes-256-cbc: every size)', async (t) => {
-  const jobs = [...CIPHERS.map(c => [c, CHUNK + 1] as const), ...SIZES.map(n => ['aes-256-cbc', n] as const)];
-  await each(jobs, async ([c, n]) => {
-    const f = join(dir, `o-${c}-${n}`);
-    const r = await ok(`zb-encrypt --raw --cipher ${c} --password-file ${pw} < ${input(n)} | tee ${f} | zb-encrypt -d --raw --cipher ${c} --kdf pbkdf2 --password-file ${pw}`);
-    t.ok(r.stdout.equals(data(n)), `round trip, ${c}, ${n} bytes`);
-    t.ok((await ok(`openssl enc -d -${c} -pbkdf2 -pass file:${pw} < ${f}`)).stdout.equals(data(n)), `ours -> openssl, ${c}, ${n} bytes`);
-    // the decrypting side is the same code for every cipher: openssl -> ours for a block, a stream and a CFB-8 cipher
-    if (c !== 'aes-256-cbc' && c !== 'chacha20' && c !== 'aes-128-cfb8') return;
-    const b = await ok(`openssl enc -e -${c} -salt -pbkdf2 -pass file:${pw} < ${input(n)} | zb-encrypt -d --raw --cipher ${c} --kdf pbkdf2 --password-file ${pw}`);
-    t.ok(b.stdout.equals(data(n)), `openssl -> ours, ${c}, ${n} bytes`);
-  });
-  const i = await ok(`zb-encrypt --raw --cipher aes-256-ctr --iter 1000 --password-file ${pw} < ${input(1)} | openssl enc -d -aes-256-ctr -pbkdf2 -iter 1000 -pass file:${pw}`);
-  t.ok(i.stdout.equals(data(1)), '--iter 1000 -> openssl -iter 1000');
-  const j = await ok(`openssl enc -aes-256-cbc -pbkdf2 -iter 1000 -md sha512 -pass file:${pw} < ${input(1)} | zb-encrypt -d --raw --cipher aes-256-cbc --kdf pbkdf2 --iter 1000 --md sha512 --password-file ${pw}`);
-  t.ok(j.stdout.equals(data(1)), 'openssl -iter 1000 -md sha512 -> ours');
-});
-
-t.test('openssl enc: old EVP_BytesToKey backups (md5 and sha256, no -pbkdf2) decrypt; we never write them', async (t) => {
-  await each(['md5', 'sha256'], async (md) => {
-    const r = await ok(`openssl enc -aes-256-cbc -salt -md ${md} -pass file:${pw} < ${input(BIG)} 2>/dev/null | zb-encrypt -d --raw --cipher aes-256-cbc --kdf evp --md ${md} --password-file ${pw}`);
-    t.equal(sha256(r.stdout), sha256(data(BIG)), `-md ${md}`);
-  });
-  const e = await sh(`zb-encrypt --raw --cipher aes-256-cbc --kdf evp --password-file ${pw} < ${input(1)}`);
-  t.equal(e.code, 2, 'we do not write the weak derivation');
-  t.match(e.stderr, /--kdf evp is only for reading old backups/);
-});
-
-t.test('openssl enc in a zb stream: parameters recorded in the header and read back; options override', async (t) => {
-  const e = zbParse((await ok(`zb-encrypt --cipher aes-256-cbc --iter 2000 --password-file ${pw} | tee ${dir}/l.zb`, { input: zbWrap(data(1 << 20)) })).stdout);
-  t.same(e.meta.filters, [{ kind: 'encrypt', alg: 'openssl', cipher: 'aes-256-cbc', kdf: 'pbkdf2', md: 'sha256', iter: 2000 }]);
-  writeFileSync(join(dir, 'l.bin'), e.payload);
-  t.ok((await ok(`openssl enc -d -aes-256-cbc -pbkdf2 -iter 2000 -pass file:${pw} < ${dir}/l.bin`)).stdout.equals(data(1 << 20)), 'the payload is plain openssl enc data');
-  const d = zbParse((await ok(`zb-encrypt -d --password-file ${pw} < ${dir}/l.zb`)).stdout);
-  t.ok(d.ended && d.payload.equals(data(1 << 20)), 'no option needed to decrypt');
-  t.same(d.meta.filters, []);
-  const w = await sh(`zb-encrypt -d --iter 1000 --password-file ${pw} < ${dir}/l.zb`);
-  t.equal(w.code, 1, 'an option overrides the header (here wrongly: bad padding)');
-  t.notOk(ended(w.stdout), 'no end frame');
-});
-
-t.test('openssl enc: a wrong passphrase on CBC -> exit 1 "wrong passphrase or corrupted data", no end frame', async (t) => {
-  // A fixed salt and plaintext make this deterministic (1 wrong key in 256 yields valid padding).
-  // openssl 3 does not write the Salted__ header when -S is given: we add it.
-  writeFileSync(join(dir, 'fixed'), Buffer.alloc(100000, 'backup '));
-  const body = (await ok(`openssl enc -aes-256-cbc -pbkdf2 -S 0102030405060708 -pass file:${pw} < ${dir}/fixed`)).stdout;
-  const enc = Buffer.concat([Buffer.from('Salted__'), Buffer.from('0102030405060708', 'hex'), body]);
-  writeFileSync(join(dir, 'fixed.enc'), enc);
-  t.ok((await ok(`openssl enc -d -aes-256-cbc -pbkdf2 -pass file:${pw} < ${dir}/fixed.enc`)).stdout.equals(readFileSync(join(dir, 'fixed'))), 'fixture is valid openssl data');
-  const r = await sh(`zb-encrypt -d --raw --cipher aes-256-cbc --kdf pbkdf2 --password-file ${pw2} < ${dir}/fixed.enc`);
-  t.equal(r.code, 1);
-  t.match(r.stderr, /^zb-encrypt: wrong passphrase or corrupted data \(bad padding in the last block\)$/m);
-  const filter = { kind: 'encrypt', alg: 'openssl', cipher: 'aes-256-cbc', kdf: 'pbkdf2', md: 'sha256', iter: 10000 };
-  const z = await sh(`zb-encrypt -d --password-file ${pw2}`, { input: zbWrap(enc, { filters: [filter] }) });
-  t.equal(z.code, 1);
-  t.notOk(ended(z.stdout), 'zb output has no end frame');
-});
-
-t.test('openssl enc: refused ciphers and missing parameters are usage errors', async (t) => {
-  const cases = [
-    ['--cipher aes-256-ecb', /refusing to encrypt with 'aes-256-ecb': ECB/],
-    ['--cipher aes-256-gcm', /not an 'openssl enc' cipher/],
-    ['--cipher rot13', /unknown cipher 'rot13'/],
-    ['--cipher aes-256-cbc --md nope', /unknown message digest 'nope'/],
-    [`--cipher aes-256-cbc -r ${pub}`, /passphrase-only/],
-  ] as const;
-  await each(cases, async ([args, msg]) => {
-    const r = await sh(`zb-encrypt --raw ${args} --password-file ${pw} < ${input(1)}`);
-    t.equal(r.code, 2, args);
-    t.match(r.stderr, msg, args);
-  });
-  const p = await sh(`openssl enc -aes-256-cbc -pbkdf2 -pass file:${pw} < ${input(1)} | zb-encrypt -d --raw --password-file ${pw}`);
-  t.equal(p.code, 2);
-  t.match(p.stderr, /plain 'openssl enc' input: give --cipher and --kdf/);
 });
 
 t.test('secret files: one trailing newline dropped, loose modes warn, missing/empty/multi-line files fail clearly', async (t) => {
