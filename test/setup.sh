@@ -4,7 +4,7 @@
 set -eu
 need=""
 for pair in zfs:zfs-fuse zfs-fuse:zfs-fuse age:age openssl:openssl gzip:gzip pigz:pigz zstd:zstd \
-            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv; do
+            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv python3:python3; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
