@@ -126,11 +126,18 @@ class Run {
     for (const c of this.chunks) { renameSync(join(this.staging, c.name), join(this.cdir, c.name)); this.published.push(c.name); }
     syncDir(this.cdir);
   }
-  /** Remove what this run made (synchronous: also called from a signal handler). */
+  /** Remove what this run made (synchronous: also called from a signal handler). The open
+   *  chunk's fd is left alone: a write may still be running on it in the thread pool, and a
+   *  closed fd number can be reused by the next open. */
   abort(): void {
-    if (this.fd !== undefined) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = undefined; }
     for (const n of this.published.splice(0)) try { unlinkSync(join(this.cdir, n)); } catch { /* gone */ }
     rmSync(this.staging, { recursive: true, force: true });
+  }
+  /** abort(), after the last write has settled, closing the open chunk. */
+  async discard(): Promise<void> {
+    await this.pending.catch(() => {});
+    if (this.fd !== undefined) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = undefined; }
+    this.abort();
   }
   done(): void { try { rmdirSync(this.staging); } catch { /* not ours to force */ } }
 }
@@ -181,7 +188,7 @@ export async function store(o: StoreOptions): Promise<string> {
     await run.finish();
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
-    if (meta.guid && hasGuid(doc, ds, meta.guid)) { run.abort(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    if (meta.guid && hasGuid(doc, ds, meta.guid)) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
     run.publish();
     const e: Entry = {
       name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
@@ -195,7 +202,7 @@ export async function store(o: StoreOptions): Promise<string> {
     return `stored ${label}: ${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
-    run.abort();
+    await run.discard();
     if (e?.code === 'ENOSPC' || e?.message === 'no space left on device') throw new ZbError(`no space left on device in '${base}'`);
     throw ioError(e, 'cannot store the stream');
   } finally {

@@ -34,6 +34,11 @@ t.test('--chunk-size 1M: several chunks, sizes and sha256 in the map, -d gives t
   const z = await ok(`zb-chunk-dir -d --dest ${d} --prefix P tank/data | zb-chunk-dir --dest ${d} --prefix Q --chunk-size 2M`);
   t.equal(z.code, 0);
   t.same(readMap(join(d, 'Q'))['tank/data'].snapshots[0].chunks.map((c: any) => c.size), [2097152, 1048576 + 12345], 'a -d stream is a zb stream with the stored header');
+  await ok(`${g} ${meta('daily-1', '111')} < ${d}/in | zb-chunk-dir --dest ${d} --prefix R --chunk-size 300K`);
+  const odd = readMap(join(d, 'R'))['tank/data'].snapshots[0].chunks.map((c: any) => c.size);
+  t.equal(odd.length, Math.ceil((3 * 1048576 + 12345) / 307200));
+  t.ok(odd.slice(0, -1).every((n: number) => n === 307200), 'chunks smaller than the write buffer, cut exactly');
+  t.equal(sha256((await ok(`zb-chunk-dir -d --raw --dest ${d} --prefix R tank/data`)).stdout), sha256(readFileSync(join(d, 'in'))));
 });
 
 t.test('a payload of an exact multiple of the chunk size makes no empty chunk; 0 bytes make none', async (t) => {
