@@ -259,6 +259,8 @@ export async function chunkIntact(c: ChunkFile): Promise<string | undefined> {
 export function source(dest: string, prefix: string, dataset: string, e: AnyEntry, legacyMd?: LegacyMd): { meta: Meta; chunks: ChunkFile[] } {
   const base = join(dest, prefix);
   if (!isLegacy(e)) {
+    for (const c of e.chunks) if (typeof c?.name !== 'string' || !c.name || /[/\\]/.test(c.name) || c.name.startsWith('.'))
+      throw new ZbError(`map chunk name ${JSON.stringify(c?.name)} of ${dataset}@${e.name} is not a file name in chunks/`);
     return { meta: metaOf(dataset, e), chunks: e.chunks.map(c => ({ path: join(base, 'chunks', c.name), label: c.name, size: c.size, sha256: c.sha256 })) };
   }
   const chunks = e.chunks.map(c => ({ path: legacyChunkPath(dest, prefix, c), label: String(c) }));

@@ -199,4 +199,11 @@ t.test('usage and lookup errors are one line with the right status', async (t) =
   t.equal(r.code, 1); t.match(r.stderr, /^zb-chunk-dir: no backup of 'tank\/data' in the map\n$/);
   r = await sh(`zb-chunk-dir --bogus`);
   t.equal(r.code, 2);
+  mkdirSync(join(d, 'H'));
+  writeFileSync(join(d, 'H/map.json'), JSON.stringify({ '@zfsbackup': { version: 1 }, 'tank/data': { snapshots: [{ name: 'a', guid: '1',
+    incremental: false, parent: null, recursive: false, size: null, filters: [], bytes: 1, written: 'x',
+    chunks: [{ name: '../../../etc/hostname', size: 1, sha256: '0' }] }] } }));
+  r = await sh(`zb-chunk-dir -d --dest ${d} --prefix H tank/data | wc -c`);
+  t.equal(r.code, 1); t.match(r.stderr, /map chunk name "..\/..\/..\/etc\/hostname" of tank\/data@a is not a file name in chunks\//);
+  t.equal(r.out.trim(), '0', 'a map cannot point outside chunks/');
 });

@@ -120,6 +120,9 @@ t.test("the original tool's map (openssl + gunzip; md5 and sha256 keys) restores
   copyFileSync(join(FIX, 'gzip-openssl.json'), join(d, 'oldhost/map.json'));
   const l = await ok(`zb-list --dir ${d} --prefix oldhost -H`);
   t.match(l.out, /^tank\/data\tdaily-1\t-\tfull\t-\t-\t2\tgzip,openssl\(aes-256-cbc\)\t1495000000$/m, 'listed, filters in the order applied');
+  const j = JSON.parse((await ok(`zb-list --dir ${d} --prefix oldhost --json tank/data`)).out);
+  t.same(j.map((r: any) => [r.snapshot, r.type, r.base, r.format]), [['daily-1', 'full', null, 'original'],
+    ['daily-2', 'incremental', 'daily-1', 'original'], ['daily-3', 'incremental', 'daily-2', 'original']], 'zb-list --json');
   await ok(`zfsbackup --password-file ${pw} --dataset tank/data directory --dest ${d} --prefix oldhost restore --to ${p.name}/old`);
   t.same(await snapNames(`${p.name}/old`), ['daily-1', 'daily-2', 'daily-3']);
   t.same(treeSums(`${p.mnt}/old`), sums['daily-3'], 'files identical');
