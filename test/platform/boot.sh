@@ -2,8 +2,8 @@
 # Boot the OpenZFS guest in the background and wait until its zfs module is live.
 #   test/platform/boot.sh [RUNDIR]      (RUNDIR default: a new /var/tmp/zb-openzfs-run.XXXXXX)
 # Prints RUNDIR on stdout; pass it to gexec and stop.sh as ZB_GUEST=RUNDIR. Needs setup.sh
-# to have run (C = its cache dir, or resolved from apt). Environment: MEM (MiB, 2048),
-# SMP (2), BOOT_TIMEOUT (s, 180), QEMU_EXTRA.
+# to have run (C = its cache dir, or resolved from apt). Environment: MEM (MiB, 3072),
+# SMP (2), BOOT_TIMEOUT (s, 180), QEMU_EXTRA (qemu arguments), KERNEL_EXTRA (kernel arguments).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 [ -n "${C:-}" ] || resolve_versions || die "cannot resolve KVER/ZVER: run setup.sh"
@@ -13,10 +13,10 @@ R=${1:-$(mktemp -d /var/tmp/zb-openzfs-run.XXXXXX)}
 mkdir -p "$R"; R=$(cd "$R" && pwd)
 rm -rf "$R/share"; mkdir -p "$R/share/queue"
 t0=$(date +%s.%N)
-qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "${SMP:-2}" -m "${MEM:-2048}" \
+qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "${SMP:-2}" -m "${MEM:-3072}" \
   -nodefaults -no-reboot -display none -monitor none -serial "file:$R/console.log" \
   -kernel "$C/kernel/boot/vmlinux-$KVER" -initrd "$C/initramfs.cpio.gz" \
-  -append "console=ttyS0 panic=-1 quiet cryptomgr.notests share=$R/share stage2=$PLATFORM_DIR/guest/stage2.sh" \
+  -append "console=ttyS0 panic=-1 quiet cryptomgr.notests ${KERNEL_EXTRA:-} share=$R/share stage2=$PLATFORM_DIR/guest/stage2.sh" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   -virtfs "local,path=$C/layers/zfs,mount_tag=zfslayer,security_model=passthrough,readonly=on" \
   -virtfs "local,path=$C/layers/kernel,mount_tag=kernlayer,security_model=passthrough,readonly=on" \

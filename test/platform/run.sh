@@ -1,7 +1,7 @@
 #!/bin/sh
 # The OpenZFS platform tests (`make test-openzfs`): set up (cached per machine), boot the guest
 # once, run every scenario (one guest command each), power off. One line per scenario, then
-# "N passed, N failed"; exit 1 on any failure.
+# "N passed, N failed"; exit 1 on any failure. PLATFORM_JOBS scenarios at a time (2).
 #   sh test/platform/run.sh [NAME...]     run only the scenarios whose file name contains NAME
 # ZB_PLATFORM_VERBOSE=1 prints every scenario's output; logs stay in the run dir either way.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -38,19 +38,35 @@ trap 'bash "$PLATFORM_DIR/stop.sh" "$ZB_GUEST"' EXIT
 trap 'exit 130' INT TERM
 say "boot: $(secs "$t") s (logs in $ZB_GUEST)"
 
-pass=0; failed=0; i=0
-for f in "${scen[@]}"; do
-  i=$((i + 1)); n=$(basename "$f" .sh); t=$(now)
-  GEXEC_STDIN=0 GEXEC_TIMEOUT=${SCENARIO_TIMEOUT:-600} "$PLATFORM_DIR/gexec" bash "$f" > "$ZB_GUEST/$n.log" 2>&1
+# Scenarios run side by side (PLATFORM_JOBS, default 2: the guest has 2 vCPUs); each prints
+# its line when it ends.
+scenario() {  # scenario NUMBER FILE
+  local n t rc out
+  n=$(basename "$2" .sh); t=$(now)
+  GEXEC_STDIN=0 GEXEC_TIMEOUT=${SCENARIO_TIMEOUT:-900} "$PLATFORM_DIR/gexec" bash "$2" > "$ZB_GUEST/$n.log" 2>&1
   rc=$?
   if [ $rc -eq 0 ]; then
-    pass=$((pass + 1)); echo "ok $i - $n ($(secs "$t") s)"
-    [ "${ZB_PLATFORM_VERBOSE:-0}" = 0 ] || sed 's/^/    /' "$ZB_GUEST/$n.log"
+    out="ok $1 - $n ($(secs "$t") s)"$'\n'
+    [ "${ZB_PLATFORM_VERBOSE:-0}" = 0 ] || out+=$(sed 's/^/    /' "$ZB_GUEST/$n.log")$'\n'
   else
-    failed=$((failed + 1)); echo "not ok $i - $n ($(secs "$t") s, exit $rc)"
-    if [ "${ZB_PLATFORM_VERBOSE:-0}" = 0 ]; then tail -n 25 "$ZB_GUEST/$n.log"; else cat "$ZB_GUEST/$n.log"; fi |
-      sed 's/^/    /'
+    out="not ok $1 - $n ($(secs "$t") s, exit $rc)"$'\n'
+    if [ "${ZB_PLATFORM_VERBOSE:-0}" = 0 ]; then out+=$(tail -n 25 "$ZB_GUEST/$n.log" | sed 's/^/    /')$'\n'
+    else out+=$(sed 's/^/    /' "$ZB_GUEST/$n.log")$'\n'; fi
   fi
+  echo $rc > "$ZB_GUEST/$n.rc"
+  printf '%s' "$out"
+}
+i=0; running=0
+for f in "${scen[@]}"; do
+  i=$((i + 1))
+  if [ "$running" -ge "${PLATFORM_JOBS:-2}" ]; then wait -n; running=$((running - 1)); fi
+  scenario "$i" "$f" &
+  running=$((running + 1))
+done
+wait
+pass=0; failed=0
+for f in "${scen[@]}"; do
+  if [ "$(cat "$ZB_GUEST/$(basename "$f" .sh).rc" 2>/dev/null)" = 0 ]; then pass=$((pass + 1)); else failed=$((failed + 1)); fi
 done
 
 t=$(now)

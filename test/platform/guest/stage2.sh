@@ -7,6 +7,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 for a in $(</proc/cmdline); do case $a in share=*) SHARE=${a#share=};; esac; done
 mkdir -p /dev/pts /dev/shm /tmp /var/tmp
 mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
+mkdir -p /pools; mount -t tmpfs -o size=60% tmpfs /pools   # the scenarios' pool files
 hostname zfsguest
 mkfifo /run/tick; exec 9<>/run/tick          # read -t on it = sleep without forking
 for _ in $(seq 600); do

@@ -4,6 +4,7 @@
 . "$(dirname "$0")/common.sh"
 mkpool "${S}p"; mkpool "${S}q"
 P=${S}p/data DIR=$W/backup PW=$W/passphrase
+mkdir -p "$DIR"
 printf 'platform passphrase %s\n' "$S" > "$PW"; chmod 600 "$PW"
 zfs create "$P"; D=$(mnt "$P")
 fill "$D"; zfs snapshot "$P@s1"
@@ -16,12 +17,12 @@ find "$DIR" -type f | sort
 ls "$DIR"/*/map.json >/dev/null || fail "no DIR/PREFIX/map.json"
 n=$(find "$DIR" -path '*/chunks/*' -type f | wc -l)
 [ "$n" -ge 2 ] || fail "expected chunks of two snapshots, found $n chunk files"
-if find "$DIR" -path '*/chunks/*' -type f -exec cat {} + | grep -aq 'hello from'; then
+if [ "$(find "$DIR" -path '*/chunks/*' -type f -exec cat {} + | grep -ac 'hello from')" != 0 ]; then
   fail "the chunks hold plain text: not encrypted"
 fi
 step "zfsbackup --dataset $P directory --dest $DIR restore --to ${S}q/restored"
 zfsbackup --dataset "$P" --password-file "$PW" directory --dest "$DIR" restore --to "${S}q/restored"
-R=$(zfs list -H -o name -t snapshot -r "${S}q/restored" | grep '@s2$' | head -1)
+R=$(zfs list -H -o name -t snapshot -r "${S}q/restored" | awk '/@s2$/ && !r {r = $0} END {print r}')
 [ -n "$R" ] || fail "no @s2 under ${S}q/restored"
 echo "   restored $R"
 same_guid "$P@s2" "$R"

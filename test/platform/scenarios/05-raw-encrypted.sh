@@ -10,7 +10,7 @@ zfs create -o encryption=on -o keyformat=passphrase -o "keylocation=file://$KEY"
 D=$(mnt "$P"); fill "$D"; zfs snapshot "$P@s1"
 step "zb-send -w $P@s1 | zb-recv $Q"
 zb-send -w "$P@s1" | tee "$W/full.zb" | zb-recv "$Q"
-header "$W/full.zb" | grep -q '"raw":true' || fail "header does not say raw: $(header "$W/full.zb")"
+header_has "$W/full.zb" '"raw":true' || fail "header does not say raw: $(header "$W/full.zb")"
 if grep -aq "hello from $SCEN" "$W/full.zb"; then fail "the raw stream holds plain text"; fi
 [ "$(zfs get -H -o value keystatus "$Q")" = unavailable ] || fail "the key of $Q is loaded: not a raw receive"
 [ "$(zfs get -H -o value encryption "$Q")" != off ] || fail "$Q is not encrypted"

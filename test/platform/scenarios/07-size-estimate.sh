@@ -13,7 +13,7 @@ echo "   zfs send -nvP $P@s1: size $E1"
 step "zb-send $P@s1 | zb-count --json F --progress"
 zb-send "$P@s1" | zb-count --json "$W/count.json" --progress --interval 0.2 --name s1 2>"$W/progress.txt" > "$W/s1.zb"
 header "$W/s1.zb"; echo
-header "$W/s1.zb" | grep -q "\"size\":$E1[,}]" || fail "header size is not the zfs send -nvP estimate $E1"
+header_has "$W/s1.zb" "\"size\":$E1[,}]" || fail "header size is not the zfs send -nvP estimate $E1"
 cat "$W/count.json"
 LAST=$(grep '"event":"progress"' "$W/count.json" | tail -1)
 [ "$(echo "$LAST" | field size)" = "$E1" ] || fail "zb-count's size is not $E1: $LAST"
@@ -21,12 +21,12 @@ PC=$(echo "$LAST" | field percent)
 BYTES=$(grep '"event":"done"' "$W/count.json" | field bytes)
 echo "   payload $BYTES bytes, estimate $E1, zb-count says $PC %"
 awk -v p="$PC" 'BEGIN{exit !(p >= 90 && p <= 100)}' || fail "percent at the end is $PC, not about 100"
-tr '\r' '\n' < "$W/progress.txt" | grep -q "s1: .*%" || fail "the progress line shows no percent: $(cat "$W/progress.txt")"
+grep -q "s1: .*%" <<<"$(tr '\r' '\n' < "$W/progress.txt")" || fail "the progress line shows no percent: $(cat "$W/progress.txt")"
 change "$D" 2; zfs snapshot "$P@s2"
 E2=$(est -i @s1 "$P@s2")
 step "zb-send -i @s1 $P@s2: header size = $E2"
 zb-send -i @s1 "$P@s2" > "$W/s2.zb"
-header "$W/s2.zb" | grep -q "\"size\":$E2[,}]" || fail "incremental header size is not $E2: $(header "$W/s2.zb")"
+header_has "$W/s2.zb" "\"size\":$E2[,}]" || fail "incremental header size is not $E2: $(header "$W/s2.zb")"
 step "receive both, compare"
 zb-recv "$Q" < "$W/s1.zb"
 zb-recv "$Q" < "$W/s2.zb"

@@ -1,22 +1,23 @@
 # Sourced by every scenario; runs INSIDE the OpenZFS guest (bash, root). Pools live on sparse
-# files in a tmpfs (/pools); each scenario makes its own, named after its number.
+# files in a tmpfs (/pools); each scenario makes its own, named after its number, and keeps
+# its files in its own work dir $W: scenarios may run side by side.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 export PATH=$REPO/dist/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-W=/pools
-if ! mountpoint -q "$W"; then mkdir -p "$W"; mount -t tmpfs -o size=1500m tmpfs "$W"; fi
 SCEN=$(basename "$0" .sh)
-S=s${SCEN%%-*}                         # pool name prefix: s01, s02, ...
-T0=$(date +%s.%N)
+S=s${SCEN%%-*}                         # pool names and work dir: s01, s02, ...
+mountpoint -q /pools || { echo "no tmpfs on /pools: not in the test guest?" >&2; exit 1; }
+W=/pools/$S; rm -rf "$W"; mkdir -p "$W"
+T0=${EPOCHREALTIME/./}
 
-step() { printf '== %5.1f s  %s\n' "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$*"; }
+step() { local t=$(( ${EPOCHREALTIME/./} - T0 )); printf '== %3d.%d s  %s\n' $((t / 1000000)) $((t / 100000 % 10)) "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# mkpool NAME [SIZE]: a pool on a sparse file, mounted under /pools/mnt/NAME
+# mkpool NAME [SIZE]: a pool on a sparse file in $W, mounted under /pools/mnt/NAME
 mkpool() {
   truncate -s "${2:-512M}" "$W/$1.img"
-  zpool create -f -m "$W/mnt/$1" "$1" "$W/$1.img"
+  zpool create -f -m "/pools/mnt/$1" "$1" "$W/$1.img"
 }
 
 # fill DIR: a small tree of incompressible and compressible files (about 6 MiB)
@@ -64,5 +65,8 @@ same_guid() {
 header() {
   [ "$(head -c 8 "$1")" = ZBSTREAM ] || fail "$1 is not a zb stream"
   local n; n=$(od -An -tu4 --endian=big -j12 -N4 "$1" | tr -d ' ')
-  tail -c +17 "$1" | head -c "$n"
+  head -c $((16 + n)) "$1" | tail -c "$n"
 }
+
+# header_has FILE REGEX: the header matches (grep -E on a captured copy: no early-exit pipe)
+header_has() { local h; h=$(header "$1"); grep -Eq "$2" <<<"$h"; }
