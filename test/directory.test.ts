@@ -47,6 +47,8 @@ t.test('full + 3 incrementals with -C -E restore identical; restore to an interm
   t.same(treeSums(`${p.mnt}/back`), sums.s4, 'files identical to s4');
   const v = await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P verify`);
   t.match(v.out, /verified 4 snapshot\(s\)/);
+  const ls = await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P list`);
+  t.same(ls.out.trim().split('\n').slice(1).map(l => l.split(/\s+/)[0]), ['s1', 's2', 's3', 's4'].map(x => `${ds}@${x}`), 'list operation');
   fill(`${p.mnt}/data/s5.bin`, 1000); await ok(`zfs snapshot ${ds}@s5`);
   const b2 = await ok(`zfsbackup -v -C ${enc} --dataset ${ds} directory --dest ${d} --prefix P`);
   t.match(b2.stderr, /s5 \(incremental from s4\)/);
