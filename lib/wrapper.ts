@@ -13,6 +13,7 @@ export const common = {
 
 export async function main(argv: string[]): Promise<number | void> {
   const at = argv.findIndex(a => a in methods);
+  if (at < 0) parseArgs(argv, common);   // an unknown option is the first thing to say
   if (at < 0) throw new UsageError(`missing METHOD (one of: ${Object.keys(methods).join(', ')})`);
   const c = parseArgs(argv.slice(0, at), common);
   if (c._.length) throw new UsageError(`unexpected '${c._[0]}' before the method`);
