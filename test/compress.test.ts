@@ -45,7 +45,7 @@ for (const alg of ALGS) {
   t.test(`--${alg}: 0 B, 1 B, one frame, random and text round trip byte-identical; filter pushed and popped`, async (t) => {
     const d = fixtures(t);
     const opt = RT_OPT[alg] ?? '', level = opt ? 1 : LEVEL[alg];
-    const script = SIZES.map(([n]) => `zb-compress --${alg} ${opt} < ${n}.zb > ${n}.c && zb-compress -d < ${n}.c > ${n}.back`).join(' && ');
+    const script = SIZES.map(([n]) => `zb-compress --${alg} ${opt} < ${n}.zb | tee ${n}.c | zb-compress -d > ${n}.back`).join(' && ');
     await ok(script, { cwd: d });
     for (const [name] of SIZES) {
       const orig = zbParse(read(d, `${name}.zb`)), c = zbParse(read(d, `${name}.c`)), back = zbParse(read(d, `${name}.back`));
