@@ -79,9 +79,14 @@ export function run(main: (argv: string[]) => Promise<number | void>, help: stri
     process.stdout.write(help.replace(/^\n/, '').replace(/\$0/g, prog)); return;
   }
   if (argv[0] === '--version') { process.stdout.write(`${prog} ${version()}\n`); return; }
+  // a main whose promise never settles must not look like success
+  let settled = false;
+  process.on('beforeExit', () => {
+    if (!settled) { settled = true; onError(new ZbError('internal error: stopped before finishing (nothing left to wait for)')); }
+  });
   Promise.resolve().then(() => main(argv)).then(
-    (code) => { if (typeof code === 'number') process.exitCode = code; },
-    onError);
+    (code) => { settled = true; if (typeof code === 'number') process.exitCode = code; },
+    (e) => { settled = true; onError(e); });
 }
 
 /** Exit the way a signal would be reported by a shell: 128+n. */

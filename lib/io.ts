@@ -1,6 +1,7 @@
 // Byte I/O on file descriptors with large buffers: the hot path of every stage.
 // fs.read/fs.write go straight to the fd (no stream objects, no encodings).
-import { read, write, writev, fstatSync } from 'node:fs';
+import { read, write, writev } from 'node:fs';
+import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { ZbError } from './cli.js';
 
@@ -102,5 +103,5 @@ export class FdReader {
 }
 
 export function isTTY(fd: number): boolean {
-  try { return fstatSync(fd).isCharacterDevice(); } catch { return false; }
+  return isatty(fd);   // not any character device: /dev/null is one
 }

@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number | void> {
 }
 
 function options(c: Opts, method: string): BackupOptions {
-  const o: BackupOptions = { recursive: c.recursive, verbose: c.verbose, progress: c.progress ?? (process.stderr.isTTY && !c.quiet) };
+  const o: BackupOptions = { recursive: c.recursive, verbose: c.verbose, progress: c.progress || (!!process.stderr.isTTY && !c.quiet) };
   if (c.compressed || c.pigz || c.compress) {
     const alg = (c.compress ?? (c.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];
     if (!['gzip', 'pigz', 'zstd', 'lz4', 'xz'].includes(alg)) throw new UsageError(`unknown compression '${alg}' (gzip, pigz, zstd, lz4, xz)`);
