@@ -102,6 +102,7 @@ if [ ! -f "$C/.unpack" ]; then
   OFF=$(grep -obUaP '\xFD7zXZ\x00' "$Z" | awk -F: 'NR==1{print $1}')
   { tail -c +$((OFF + 1)) "$Z" || true; } | xz -dc --single-stream > "$C/kernel/boot/vmlinux-$KVER.tmp"
   mv "$C/kernel/boot/vmlinux-$KVER.tmp" "$C/kernel/boot/vmlinux-$KVER"
+  rm -rf "$C/debs"                                   # unpacked: not needed any more
   touch "$C/.unpack"
   lap "unpack"
 fi
