@@ -50,6 +50,8 @@ export class ZFSBackup {
     // and an incremental is received with -F: plan() made sure the rollback only undoes
     // changes made on the target since the common snapshot, never a snapshot
     const args = !full || (await z.exists(this.target)) ? ['-F'] : [];
+    // where zfs can, keep a cut receive resumable: the next run goes on from where it stopped
+    if ((await z.caps()).resume) args.push('-s');
     return [stage('zb-recv', [...args, this.target])];
   }
 
@@ -105,6 +107,7 @@ export class ZFSBackup {
 
   /** The seed's backup(snapname=None, force_full=False). Returns the steps it sent. */
   async backup(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
+    await this.resumePartial();
     const steps = await this.plan(snapname, o);
     if (!steps.length) { if (this.opts.verbose) this.log(`${this.where()}: up to date`); return steps; }
     await this.prepare();
@@ -117,6 +120,16 @@ export class ZFSBackup {
   }
 
   protected where(): string { return this.target; }
+
+  /** A receive cut earlier (zfs receive -s) is finished first, from its resume token (send -t). */
+  protected async resumePartial(): Promise<void> {
+    const token = await z.resumeToken(this.target).catch(() => null);
+    if (!token) return;
+    if (this.opts.verbose) this.log(`resuming the interrupted receive into ${this.target}`);
+    const stages = [stage('zb-send', ['-t', token, this.dataset]), stage('zb-recv', ['-s', this.target])];
+    const r = await runPipeline(stages, { stdout: 'ignore' });
+    if (!r.ok) throw new ZbError(`resuming into ${this.target}: ${describeFailure(r, stages.length)}`, r.status);
+  }
 
   protected sendStage(step: Step): Stage {
     const a: string[] = [];
