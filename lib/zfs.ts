@@ -1,7 +1,7 @@
 // The only module that knows zfs syntax: capability probe, snapshot listing with
 // guid/createtxg/creation, send/receive argv, and stderr turned into errors that
 // say what to do. Identity is guid (+ createtxg); names are for people.
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import { ZbError } from './cli.js';
 
 export const ZFS = () => process.env.ZB_ZFS || 'zfs';
@@ -33,10 +33,8 @@ let capsCache: Promise<Caps> | undefined;
 /** Probe what the installed zfs supports, from its usage text (one call, cached). */
 export function caps(): Promise<Caps> {
   return capsCache ??= (async () => {
-    const r = await execa(ZFS(), [], { reject: false, stdin: 'ignore' })
-      .catch((e: any) => { throw new ZfsError(`cannot run '${ZFS()}': ${e.message}`); });
-    if ((r as any).code === 'ENOENT' || (r.exitCode === undefined && r.failed))
-      throw new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
+    const r = await capture([]);
+    if (r.errno === 'ENOENT') throw new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
     const u = `${r.stdout}\n${r.stderr}`;
     // the option letters each command's usage lines show, e.g. "send [-DLPbcehnpsvw] ..."
     const flags = (cmd: string) => new Set(u.split('\n').filter(l => new RegExp(`^\\s+${cmd}\\b`).test(l))
@@ -54,10 +52,22 @@ export function caps(): Promise<Caps> {
 }
 
 /** Run zfs with argv; on failure throw a typed error from its stderr. */
-export async function zfs(args: string[], opts: { input?: string } = {}): Promise<string> {
-  const r = await execa(ZFS(), args, { reject: false, input: opts.input, stdin: opts.input === undefined ? 'ignore' : undefined });
-  if (r.failed) throw zfsError(args, String(r.stderr ?? ''), r.exitCode ?? 1, (r as any).code);
-  return String(r.stdout);
+interface Captured { stdout: string; stderr: string; code: number; errno?: string }
+
+/** Run zfs with argv (no shell), stdin closed, and collect its output. */
+function capture(args: string[]): Promise<Captured> {
+  return new Promise((resolve) => {
+    const c = execFile(ZFS(), args, { maxBuffer: 256 << 20, encoding: 'utf8' }, (e: any, stdout, stderr) => {
+      resolve({ stdout, stderr, code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, errno: typeof e?.code === 'string' ? e.code : undefined });
+    });
+    c.stdin?.end();
+  });
+}
+
+export async function zfs(args: string[]): Promise<string> {
+  const r = await capture(args);
+  if (r.code !== 0 || r.errno) throw zfsError(args, r.stderr, r.code, r.errno);
+  return r.stdout;
 }
 
 /** Turn zfs's stderr into an error whose message says what failed and what to do. */
