@@ -24,7 +24,7 @@ export async function recv(o: z.RecvOpts): Promise<void> {
     }
   } catch (e: any) {
     if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED' || e?.code === 'ECONNRESET') {
-      await c.done.catch((ce) => { throw z.zfsError(args, c.tail()) ?? ce; });
+      await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
     }
     c.proc.kill('SIGKILL');
     c.proc.stdin!.destroy();

@@ -60,7 +60,7 @@ export async function send(o: SendOptions): Promise<void> {
   const argv = [z.ZFS(), ...(await z.sendArgs(so))];
   if (o.plain) {
     const c = start(argv, ['ignore', 1, 'pipe']);
-    await c.done.catch((e) => { throw z.zfsError(argv.slice(1), c.tail()) ?? e; });
+    await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
     return;
   }
   const w = new ZbWriter(1, meta);
