@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 BINS = zb-send zb-recv zb-recv-ssh zb-compress zb-encrypt zb-count zb-chunk-dir zb-chunk-s3 zb-list zfsbackup
 
-.PHONY: all links build test test-openzfs demo bench install deps lint clean
+.PHONY: all links build sea install-sea install-files test test-openzfs demo bench install deps lint clean
 
 all: build
 
@@ -12,18 +12,37 @@ node_modules/.package-lock.json: package.json
 
 deps: node_modules/.package-lock.json
 
+# tsc type-checks and writes dist/lib (the API) and dist/cmd; esbuild bundles every command
+# into one file, dist/zb.cjs, which the dist/bin/NAME links run (one file to load: node
+# starts it in a fraction of the time of the module graph, which counts in the qemu guest).
+VERSION = $(shell node -p "require('./package.json').version")
+ESBUILD = npx esbuild --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
+	--log-override:empty-import-meta=silent --define:__ZB_VERSION__='"$(VERSION)"'
+
 build: deps
 	npx tsc -p tsconfig.json
+	$(ESBUILD) cmd/zb.ts --outfile=dist/zb.cjs
 	$(MAKE) -s links
 
-# executable entries and dist/bin/NAME links (also after a plain `npx tsc -p .`)
+# dist/bin/NAME links to the bundle (it runs as the command its link is named after)
 links:
-	chmod +x dist/cmd/*.js
+	chmod +x dist/cmd/*.js dist/zb.cjs
 	mkdir -p dist/bin
-	for b in $(BINS); do ln -sf ../$$(node -p "require('./package.json').bin['$$b'].replace('dist/','')") dist/bin/$$b; done
+	for b in $(BINS); do ln -sf ../zb.cjs dist/bin/$$b; done
+
+# A single-file executable (Node SEA: the bundle injected into a copy of node), with links:
+# dist/sea/zb and dist/sea/NAME -> zb. Needs no node_modules and no node on the target.
+sea: build
+	mkdir -p dist/sea
+	printf '{"main":"dist/zb.cjs","output":"dist/sea/zb.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}' > dist/sea/config.json
+	node --experimental-sea-config dist/sea/config.json
+	cp "$$(command -v node)" dist/sea/zb.tmp
+	npx postject dist/sea/zb.tmp NODE_SEA_BLOB dist/sea/zb.blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 2>&1 | grep -v "Can't find string offset" >&2 || true
+	mv dist/sea/zb.tmp dist/sea/zb && rm -f dist/sea/zb.blob
+	for b in $(BINS); do ln -sf zb dist/sea/$$b; done
 
 # The test suite: real zfs-fuse pools, real pipes, real CLIs. Ends with "N passed, N failed".
-test: build
+test: build sea
 	sh test/setup.sh
 	node test/run.mjs
 
@@ -39,10 +58,15 @@ bench: build
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
+MANDIRS = man1 man5 man8
 install: build
-	mkdir -p $(DESTDIR)$(PREFIX)/lib/zfsbackup $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	cp -R dist package.json node_modules $(DESTDIR)$(PREFIX)/lib/zfsbackup/
-	for b in $(BINS); do ln -sf ../lib/zfsbackup/$$(node -p "require('./package.json').bin['$$b']") $(DESTDIR)$(PREFIX)/bin/$$b; done
+	$(MAKE) -s install-files ZB=dist/zb.cjs
+install-sea: sea
+	$(MAKE) -s install-files ZB=dist/sea/zb
+install-files:
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/zfsbackup $(DESTDIR)$(PREFIX)/bin $(MANDIRS:%=$(DESTDIR)$(PREFIX)/share/man/%)
+	cp $(ZB) $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
+	for b in $(BINS); do ln -sf ../lib/zfsbackup/zb $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for m in man/*.[0-9]; do s=$${m##*.}; cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
 clean:

@@ -55,7 +55,10 @@ export function parseArgs(argv: string[], spec: Spec): Opts {
   return o;
 }
 
+declare const __ZB_VERSION__: string | undefined;   // set by the bundler (Makefile)
+
 export function version(): string {
+  if (typeof __ZB_VERSION__ === 'string') return __ZB_VERSION__;
   try {
     const url = new URL('../../package.json', import.meta.url);
     return JSON.parse(readFileSync(url, 'utf8')).version;
