@@ -6,14 +6,13 @@
 // made in a private directory and removed once open) and its stderr goes to a file.
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { openSync, closeSync, fstatSync, readSync, mkdtempSync, rmSync, constants as C } from 'node:fs';
+import { openSync, closeSync, fstatSync, readSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZbError } from './cli.js';
-import { BUF } from './io.js';
-import { start } from './proc.js';
-import { FrameScanner, CutStreamError, encodeHeader, type ZbReader, type Meta } from './stream.js';
-import { readSome, writeAll } from './compress-sync.js';
+import { start, pipes } from './proc.js';
+import { encodeHeader, type ZbReader, type Meta } from './stream.js';
+import { BUF, writeAll } from './io.js';
 
 /**
  * Run argv with the payload of `input` (null: empty) on its stdin. Its stdout goes to
@@ -21,15 +20,23 @@ import { readSome, writeAll } from './compress-sync.js';
  * written only when the input was complete and the child and the output succeeded.
  */
 export async function throughChild(argv: string[], input: ZbReader | null, meta: Meta | null): Promise<void> {
-  const { pairs: [[inR, inW], out], err } = await pipes(meta ? 2 : 1);
+  // a worker's isolate takes ~0.1 s to start: it boots while the pipes are made; it waits
+  // for its fd, so every way out must end it (finally) or the process would wait forever
+  const w = meta ? new Worker(`(${drain})()`, { eval: true, stdout: true, stderr: true, workerData: { size: BUF } }) : null;
+  try { await pass(argv, input, meta, w); }
+  finally { void w?.terminate(); }
+}
+
+async function pass(argv: string[], input: ZbReader | null, meta: Meta | null, w: Worker | null): Promise<void> {
+  if (meta) writeAll(1, encodeHeader(meta));
+  const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);
   const c = start(argv, [inR, out ? out[1] : 1, err]);
   closeSync(inR);
   if (out) closeSync(out[1]);
   let result: Promise<[{ total?: number; code?: string; message?: string }]> = Promise.resolve([{}]);
-  if (out) {
-    writeAll(1, encodeHeader(meta!));
-    const w = new Worker(`(${drain})()`, { eval: true, stdout: true, stderr: true, workerData: { fd: out[0], size: BUF } });
+  if (w && out) {
     result = once(w, 'message') as typeof result;
+    w.postMessage({ fd: out[0] });
   }
   let inputErr: unknown, feedErr: unknown;
   try { await feed(input, inW); }
@@ -52,19 +59,11 @@ export async function throughChild(argv: string[], input: ZbReader | null, meta:
   }
 }
 
-/** The payload of r to fd, synchronously after what the reader has buffered. */
+/** The payload of r to fd, with blocking reads and writes. */
 async function feed(r: ZbReader | null, fd: number): Promise<void> {
   if (!r) return;
-  const sc = r.plain ? null : new FrameScanner(), parts: Buffer[] = [];
-  const put = (b: Buffer) => {
-    parts.length = 0;
-    if (sc) sc.feed(b, parts); else parts.push(b);
-    for (const p of parts) writeAll(fd, p);
-  };
-  while (r.r.buffered > 0) put(await r.r.some());
-  const buf = Buffer.allocUnsafe(BUF);
-  for (let n = readSome(0, buf); n > 0; n = readSome(0, buf)) put(buf.subarray(0, n));
-  if (sc && !sc.done) throw new CutStreamError();
+  r.r.sync = true;
+  for await (const b of r.payload()) writeAll(fd, b);
 }
 
 /** The child's failure with the tail of its stderr file; SIGPIPE is our reader gone. */
@@ -76,21 +75,12 @@ function childError(e: ZbError, sig: string | null, fd: number): ZbError {
   return new ZbError(tail ? `${e.message}: ${tail}` : e.message, e.status);
 }
 
-/** n pipes as [read, write] fds, all blocking, and a file for the child's stderr. */
-async function pipes(n: number): Promise<{ pairs: [number, number][]; err: number }> {
+/** The child's pipes and a file for its stderr; our stdin and stdout pipes are enlarged too
+ *  (proc.ts pipes()). */
+function plumbing(n: number): { pairs: [number, number][]; err: number } {
   const dir = mkdtempSync(join(tmpdir(), 'zb-compress-'));
-  try {
-    const names = Array.from({ length: n }, (_, i) => join(dir, `p${i}`));
-    await start(['mkfifo', '-m', '600', ...names], ['ignore', 'ignore', 'pipe']).done;
-    const pairs = names.map((p): [number, number] => {
-      const nb = openSync(p, C.O_RDONLY | C.O_NONBLOCK);  // a reader, so opening the writer does not wait
-      const w = openSync(p, C.O_WRONLY);
-      const r = openSync(p, C.O_RDONLY);                 // blocking, and at once: there is a writer
-      closeSync(nb);
-      return [r, w];
-    });
-    return { pairs, err: openSync(join(dir, 'stderr'), 'w+') };
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  try { return { pairs: pipes(n, true), err: openSync(join(dir, 'stderr'), 'w+') }; }
+  finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
 /**
@@ -100,37 +90,40 @@ async function pipes(n: number): Promise<{ pairs: [number, number][]; err: numbe
  */
 function drain(): void {
   const { workerData: d, parentPort } = require('node:worker_threads');
-  const fs = require('node:fs');
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  const again = <T>(f: () => T): T => {
-    for (;;) { try { return f(); } catch (e: any) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(nap, 0, 0, 1); } }
-  };
-  const buf = Buffer.allocUnsafe(d.size), len = Buffer.alloc(4);
-  let total = 0;
-  try {
-    for (let eof = false; !eof;) {
-      let n = 0;
-      while (n < buf.length) {
-        const got = again(() => fs.readSync(d.fd, buf, n, buf.length - n, null));
-        if (!got) { eof = true; break; }
-        n += got;
-      }
-      if (!n) break;
-      len.writeUInt32BE(n);
-      let parts = [len, buf.subarray(0, n)];
-      while (parts.length) {
-        let w = again(() => fs.writevSync(1, parts));
-        while (w > 0) {
-          if (w >= parts[0].length) { w -= parts[0].length; parts = parts.slice(1); }
-          else { parts[0] = parts[0].subarray(w); w = 0; }
+  parentPort.once('message', ({ fd }: { fd: number }) => run(fd));
+  function run(fd: number): void {
+    const fs = require('node:fs');
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const again = <T>(f: () => T): T => {
+      for (;;) { try { return f(); } catch (e: any) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(nap, 0, 0, 1); } }
+    };
+    const buf = Buffer.allocUnsafe(d.size), len = Buffer.alloc(4);
+    let total = 0;
+    try {
+      for (let eof = false; !eof;) {
+        let n = 0;
+        while (n < buf.length) {
+          const got = again(() => fs.readSync(fd, buf, n, buf.length - n, null));
+          if (!got) { eof = true; break; }
+          n += got;
         }
+        if (!n) break;
+        len.writeUInt32BE(n);
+        let parts = [len, buf.subarray(0, n)];
+        while (parts.length) {
+          let w = again(() => fs.writevSync(1, parts));
+          while (w > 0) {
+            if (w >= parts[0].length) { w -= parts[0].length; parts = parts.slice(1); }
+            else { parts[0] = parts[0].subarray(w); w = 0; }
+          }
+        }
+        total += n;
       }
-      total += n;
+      parentPort.postMessage({ total });
+    } catch (e: any) {
+      parentPort.postMessage({ code: e.code, message: e.message });
+    } finally {
+      fs.closeSync(fd);   // a child still writing gets SIGPIPE and stops
     }
-    parentPort.postMessage({ total });
-  } catch (e: any) {
-    parentPort.postMessage({ code: e.code, message: e.message });
-  } finally {
-    fs.closeSync(d.fd);   // a child still writing gets SIGPIPE and stops
   }
 }

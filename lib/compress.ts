@@ -5,6 +5,7 @@ import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, 
 import { ALGS, INFO, detect, family, parseInt10, program, which, type Alg } from './compress-algs.js';
 import { zlibEngine, pump, coalesce } from './compress-engine.js';
 import { throughChild } from './compress-pipe.js';
+import { grow } from './proc.js';
 
 export interface CompressOptions {
   alg?: Alg;           // from --gzip, --pigz, ...; gzip when compressing, the stream's when decompressing
@@ -56,7 +57,8 @@ export async function decompress(o: CompressOptions): Promise<void> {
 type Plan = { argv: string[] } | { zlib: number | undefined };
 
 async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean): Promise<void> {
-  if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta);
+  if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta);   // enlarges our pipes too
+  grow([], true);   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
   const w = new ZbWriter(1, meta, raw);
   await pump(r ? r.payload() : empty(), zlibEngine(plan.zlib), coalesce((b) => w.write(b)));
   await w.end();

@@ -5,10 +5,9 @@
 import { openSync } from 'node:fs';
 import { ZbError } from './cli.js';
 import { isatty } from 'node:tty';
-import { BUF } from './io.js';
 import { ZbReader, FrameScanner, CutStreamError } from './stream.js';
 import { Progress } from './progress.js';
-import { readSome, writeAll } from './compress-sync.js';
+import { BUF, readSome, writeAll } from './io.js';
 
 export interface CountOptions {
   name?: string;

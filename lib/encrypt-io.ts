@@ -1,13 +1,8 @@
-// Plumbing for zb-encrypt: the payload read with blocking reads (a thread-pool round
-// trip per 64 KiB pipe read costs more than the cipher; zb-count does the same), a pull
-// reader for the age / openssl headers at the start of the payload, and memory tuning.
-import { readSync } from 'node:fs';
+// Plumbing for zb-encrypt: a pull reader for the age / openssl headers at the start of
+// the payload, and memory tuning. (The payload is read with blocking reads: ZbReader sync.)
 import { scryptSync } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ZbError } from './cli.js';
-import { BUF } from './io.js';
-import { FrameScanner, CutStreamError, type ZbReader } from './stream.js';
 
 // Node's cipher.update() returns a fresh buffer per call (per 64 KiB age chunk). Left to
 // V8, these pile up to ~64 MiB before a collection, and glibc hands the freed heap back to the kernel at once
@@ -36,35 +31,6 @@ export class GcTicker {
     tuneMemory();  // only for streams that need it: it costs a few ms
     minorGc?.();
   }
-}
-
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
-function readIn(fd: number, buf: Buffer): number {
-  for (;;) {
-    try { return readSync(fd, buf, 0, buf.length, null); }
-    catch (e: any) {
-      if (e.code === 'EAGAIN') { Atomics.wait(nap, 0, 0, 1); continue; }  // someone set O_NONBLOCK
-      throw new ZbError(`read error: ${e.message}`);
-    }
-  }
-}
-
-/** The payload of an opened reader, in views valid until the next iteration; throws on a cut stream. */
-export async function* payload(r: ZbReader): AsyncGenerator<Buffer> {
-  const sc = r.plain ? null : new FrameScanner(), parts: Buffer[] = [];
-  function* pieces(b: Buffer): Generator<Buffer> {
-    if (!sc) { yield b; return; }
-    parts.length = 0;
-    sc.feed(b, parts);
-    yield* parts;
-  }
-  while (r.r.buffered > 0) yield* pieces(await r.r.some());
-  if (!r.r.eof) {
-    const buf = Buffer.allocUnsafe(BUF);
-    for (let n = readIn(r.r.fd, buf); n > 0; n = readIn(r.r.fd, buf)) yield* pieces(buf.subarray(0, n));
-  }
-  if (sc && !sc.done) throw new CutStreamError();
 }
 
 /** Consumes an async iterator of views, for reading a format's header; then hands on the rest. */

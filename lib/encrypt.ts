@@ -9,7 +9,7 @@ import { AgeOpener, AgeSealer, payloadKey, type Sink } from './age-stream.js';
 import { checkCipher, checkMd, decryptor, encryptor, DEFAULT_ITER, SALTED,
   type Kdf, type LegacyParams } from './openssl-enc.js';
 import { passphrase } from './secret.js';
-import { payload, Pull, GcTicker } from './encrypt-io.js';
+import { Pull, GcTicker } from './encrypt-io.js';
 
 export interface EncryptOptions {
   decrypt?: boolean;
@@ -26,7 +26,7 @@ export interface EncryptOptions {
 }
 
 async function openInput(fd: number, plain: 'zfs' | 'any'): Promise<ZbReader | null> {
-  try { return await ZbReader.open(fd, { plain }); }
+  try { return await ZbReader.open(fd, { plain, sync: true }); }
   catch (e) {  // empty plain input is valid data to encrypt
     if (plain === 'any' && e instanceof CutStreamError && e.message.startsWith('input is empty')) return null;
     throw e;
@@ -103,7 +103,7 @@ export async function encryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Pro
   const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, e.filter] } : newMeta({ plain: true, filters: [e.filter] });
   w = new ZbWriter(outFd, meta, o.raw);
   await w.write(e.prefix);
-  if (r) for await (const b of payload(r)) await e.push(b);
+  if (r) for await (const b of r.payload()) await e.push(b);
   await e.finish();
   await w.end();
 }
@@ -155,8 +155,8 @@ async function decryptOpenssl(o: EncryptOptions, f: Filter | undefined, src: Pul
 
 export async function decryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Promise<void> {
   if (hasRecipients(o)) throw new UsageError('-r/-R are for encryption; decrypt with -i or --password-file');
-  const r = await ZbReader.open(inFd, { plain: 'any' });
-  const f = lastFilter(r), src = new Pull(payload(r));
+  const r = await ZbReader.open(inFd, { plain: 'any', sync: true });
+  const f = lastFilter(r), src = new Pull(r.payload());
   const alg = f?.alg ?? await sniff(src);
   const meta: Meta = r.plain ? r.meta : { ...r.meta, filters: r.meta.filters.slice(0, -1) };
   const w = new ZbWriter(outFd, meta, o.raw), sink = (b: Buffer) => w.write(b);

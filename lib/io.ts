@@ -1,6 +1,9 @@
 // Byte I/O on file descriptors with large buffers: the hot path of every stage.
-// fs.read/fs.write go straight to the fd (no stream objects, no encodings).
-import { read, write, writev } from 'node:fs';
+// fs.read/fs.write go straight to the fd (no stream objects, no encodings). The data
+// loops of the filters (zb-count, zb-compress, zb-encrypt) read and write synchronously,
+// one syscall per call as cat does, with no thread-pool round trip per 64 KiB pipe read.
+// A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry.
+import { read, write, writev, readSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { ZbError } from './cli.js';
@@ -34,6 +37,27 @@ export async function writeFd(fd: number, bufs: Buffer[]): Promise<void> {
   }
 }
 
+const nap = new Int32Array(new SharedArrayBuffer(4));
+function retry<T>(f: () => T): T {
+  for (;;) {
+    try { return f(); } catch (e: any) { if (e.code !== 'EAGAIN') throw e; Atomics.wait(nap, 0, 0, 1); }
+  }
+}
+
+/** Blocking read of up to len bytes (0 at EOF). */
+export function readSome(fd: number, buf: Buffer, off = 0, len = buf.length - off): number {
+  try { return retry(() => readSync(fd, buf, off, len, null)); }
+  catch (e: any) { throw readError(e); }
+}
+
+/** Blocking write of all of b. A broken pipe keeps code EPIPE (the caller tells whose pipe broke). */
+export function writeAll(fd: number, b: Buffer): void {
+  for (let off = 0; off < b.length;) {
+    try { off += retry(() => writeSync(fd, b, off, b.length - off)); }
+    catch (e: any) { throw Object.assign(writeError(e), e.code === 'EPIPE' ? { code: 'EPIPE' } : {}); }
+  }
+}
+
 function readError(e: any): Error {
   return new ZbError(`read error: ${e.message}`);
 }
@@ -43,13 +67,18 @@ function writeError(e: any): Error {
   return new ZbError(`write error: ${e.message}`);
 }
 
-/** Buffered reader over an fd: exact reads for headers, big reads for payload. */
+/** Buffered reader over an fd: exact reads for headers, big reads for payload; blocking
+ *  reads when sync (a filter's data loop), else reads in the thread pool. */
 export class FdReader {
   private buf: Buffer;
   private start = 0;
   private end = 0;
   eof = false;
-  constructor(public fd: number, size = BUF) { this.buf = Buffer.allocUnsafe(size); }
+  constructor(public fd: number, size = BUF, public sync = false) { this.buf = Buffer.allocUnsafe(size); }
+
+  private read(off: number, len: number): Promise<number> | number {
+    return this.sync ? readSome(this.fd, this.buf, off, len) : readFd(this.fd, this.buf, off, len);
+  }
 
   get buffered(): number { return this.end - this.start; }
 
@@ -65,7 +94,7 @@ export class FdReader {
         this.buf.copy(this.buf, 0, this.start, this.end);
         this.end -= this.start; this.start = 0;
       }
-      const got = await readFd(this.fd, this.buf, this.end, this.buf.length - this.end);
+      const got = await this.read(this.end, this.buf.length - this.end);
       if (got === 0) this.eof = true; else this.end += got;
     }
     return this.end - this.start;
@@ -91,7 +120,7 @@ export class FdReader {
     if (this.buffered === 0) {
       if (this.eof) return this.buf.subarray(0, 0);
       this.start = this.end = 0;
-      const got = await readFd(this.fd, this.buf, 0, this.buf.length);
+      const got = await this.read(0, this.buf.length);
       if (got === 0) { this.eof = true; return this.buf.subarray(0, 0); }
       this.end = got;
     }

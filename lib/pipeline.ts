@@ -3,8 +3,9 @@
 // the first stage that failed for a reason of its own rather than because a
 // neighbour died (a cut input, a broken pipe).
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { closeSync } from 'node:fs';
 import { signalStatus } from './cli.js';
+import { pipes } from './proc.js';
 
 export interface Stage { name: string; argv: string[] }
 export interface StageResult { name: string; code: number | null; signal: NodeJS.Signals | null; message: string; secondary: boolean }
@@ -25,12 +26,13 @@ export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<Pip
   const onStderr = opts.onStderr ?? forwardStderr;
   const children: ChildProcess[] = [];
   const msgs: string[] = stages.map(() => '');
-  let prev: Readable | number | 'ignore' = opts.stdin ?? 'ignore';
+  // real pipes between the stages (1 MiB where Linux allows), as a shell makes them; Node's
+  // own 'pipe' stdio would be socketpairs
+  const links = pipes(stages.length - 1);
   const waits = stages.map((s, i) => {
     const last = i === stages.length - 1;
-    const c = spawn(s.argv[0], s.argv.slice(1), { stdio: [prev as any, last ? (opts.stdout ?? 1) : 'pipe', 'pipe'] });
-    if (typeof prev === 'object') prev.destroy();   // the parent's copy, or the pipeline never ends
-    prev = last ? 'ignore' : c.stdout!;
+    const stdin = i === 0 ? (opts.stdin ?? 'ignore') : links[i - 1][0];
+    const c = spawn(s.argv[0], s.argv.slice(1), { stdio: [stdin, last ? (opts.stdout ?? 1) : links[i][1], 'pipe'] });
     children.push(c);
     let part = '';
     c.stderr!.on('data', (d: Buffer) => {
@@ -53,6 +55,7 @@ export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<Pip
       });
     });
   });
+  for (const [r, w] of links) { closeSync(r); closeSync(w); }   // or the pipeline never ends
   // cron's kill or a ^C: pass it on to every stage, then report as usual
   const relay = (sig: NodeJS.Signals) => { for (const c of children) c.kill(sig); };
   const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];

@@ -98,6 +98,7 @@ export class FrameScanner {
 export interface OpenOptions {
   /** Accept input that is not a zb stream: 'zfs' only a zfs send stream, 'any' anything. */
   plain?: false | 'zfs' | 'any';
+  sync?: boolean;          // blocking reads (FdReader)
 }
 
 /** Reads a zb stream (or plain input where allowed) from an fd. */
@@ -105,7 +106,7 @@ export class ZbReader {
   private constructor(public r: FdReader, public meta: Meta, public plain: boolean, public headerBytes: Buffer) {}
 
   static async open(fd: number, opts: OpenOptions = {}): Promise<ZbReader> {
-    const r = new FdReader(fd);
+    const r = new FdReader(fd, undefined, opts.sync);
     const head = await r.peek(16);
     if (head.length === 0) throw new CutStreamError('input is empty');
     if (head.length >= 8 && head.subarray(0, 8).equals(MAGIC)) {
