@@ -164,3 +164,21 @@ t.test('a map whose filter is a shell command is refused by name, nothing is run
   const l = await ok(`zb-list --dir ${d} --prefix oldhost -H`);
   t.match(l.out, /\?\(\/bin\/sh\)/, 'zb-list shows it as unknown');
 });
+
+t.test('-R: a dataset and its children, full then incremental, restored whole with -C', async (t) => {
+  const p = pool(t), d = tmp(t), ds = `${p.name}/data`;
+  await ok(`zfs create ${ds} && zfs create ${ds}/a && zfs create ${ds}/a/b`);
+  for (const x of ['', '/a', '/a/b']) fill(`${p.mnt}/data${x}/f.bin`, 200_000 + x.length);
+  await ok(`zfs snapshot -r ${ds}@r1`);
+  fill(`${p.mnt}/data/a/b/g.bin`, 100_000);
+  await ok(`zfs snapshot -r ${ds}@r2`);
+  const sums = treeSums(`${p.mnt}/data`);
+  await ok(`zfsbackup -R -C --dataset ${ds} directory --dest ${d} --prefix P`);
+  const list = readMap(join(d, 'P'))[ds].snapshots;
+  t.same(list.map((e: any) => [e.name, e.incremental, e.recursive]), [['r1', false, true], ['r2', true, true]], 'a full and an incremental, both recursive');
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back`);
+  const kids = (await ok(`zfs list -H -o name -r ${p.name}/back`)).out.trim().split('\n');
+  t.same(kids, [`${p.name}/back`, `${p.name}/back/a`, `${p.name}/back/a/b`], 'the children came back');
+  t.same(await snapNames(`${p.name}/back/a/b`), ['r1', 'r2'], 'with their snapshots');
+  t.same(treeSums(`${p.mnt}/back`), sums, 'every file of every child identical');
+});

@@ -93,7 +93,7 @@ t.test('zb-send killed mid-stream: zfsbackup names zb-send, target gets no new s
   let killed = false;
   for (let i = 0; i < 100 && !killed; i++) {
     await new Promise(r => setTimeout(r, 100));
-    const pg = await sh(`pgrep -f 'zb-send.js -i ${p.name}/data@a ${p.name}/data@b'`);
+    const pg = await sh(`pgrep -f '[z]b-send(\\.js)? -i ${p.name}/data@a ${p.name}/data@b'`);   // [z]: not this shell
     if (pg.code === 0) { await sh(`sleep 0.5; kill -9 ${pg.out.trim().split('\n')[0]}`); killed = true; }
   }
   t.ok(killed, 'found zb-send to kill');
