@@ -28,8 +28,8 @@ export async function throughChild(argv: string[], input: ZbReader | null, meta:
 }
 
 async function pass(argv: string[], input: ZbReader | null, meta: Meta | null, w: Worker | null): Promise<void> {
+  const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);   // first: it enlarges our stdout
   if (meta) writeAll(1, encodeHeader(meta));
-  const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);
   const c = start(argv, [inR, out ? out[1] : 1, err]);
   closeSync(inR);
   if (out) closeSync(out[1]);
