@@ -47,17 +47,20 @@ report() {
 
 echo "compress: $MIB MiB half-compressible, pipe in and out, best of $RUNS interleaved runs"
 echo "(target: zb-compress >= 0.95x the CLI; 'cat | CLI | cat' shows what one more stage costs)"
+node "$(dirname "$0")/gen.mjs" 1 zb > "$T/one.zb"; head -c 1048576 "$T/in" > "$T/one"
+pair "$T/one" 'zstd -q -c -1 -T0' "$T/one.zb" 'zb-compress --zstd -l 1 -T 0'
+FA=${A%% *}; FB=${B%% *}
+printf '  fixed cost (1 MiB, best of %s): zstd -1 -T0 %s s, zb-compress %s s\n' "$RUNS" "$FA" "$FB"
 pair "$T/in" 'zstd -q -c -1 -T0' "$T/in.zb" 'zb-compress --zstd -l 1 -T 0'
 report 'zstd -1 -T0' 'zb-compress --zstd -l 1 -T 0'
+printf '  => the same without each side'"'"'s fixed cost (streams of many GiB): %.2f\n' \
+  "$(echo "(${A%% *} - $FA) / (${B%% *} - $FB)" | bc -l)"
 pair "$T/in" 'zstd -q -c -1 -T0' "$T/in" "sh -c 'cat | zstd -q -c -1 -T0 | cat'"
 report 'zstd -1 -T0' 'cat | zstd -1 -T0 | cat'
 pair "$T/in" 'zstd -q -c -T0' "$T/in.zb" 'zb-compress --zstd -T 0'
 report 'zstd -T0 (level 3)' 'zb-compress --zstd -T 0 (level 3)'
 zstd -q -c -1 -T0 < "$T/in" > "$T/in.zst"
 zb-compress --zstd -l 1 < "$T/in.zb" > "$T/in.zst.zb"
-node "$(dirname "$0")/gen.mjs" 1 zb > "$T/one.zb"; head -c 1048576 "$T/in" > "$T/one"
-pair "$T/one" 'zstd -q -c -1 -T0' "$T/one.zb" 'zb-compress --zstd -l 1 -T 0'
-printf '  fixed cost (1 MiB, best of %s): zstd -1 -T0 %s s, zb-compress %s s\n' "$RUNS" "${A%% *}" "${B%% *}"
 pair "$T/in.zst" 'zstd -q -d -c' "$T/in.zst.zb" 'zb-compress -d'
 report 'zstd -d' 'zb-compress -d (zstd)'
 pair "$T/in.zst" 'zstd -q -d -c' "$T/in.zst" "sh -c 'cat | zstd -q -d -c | cat'"

@@ -3,7 +3,7 @@
 // loops of the filters (zb-count, zb-compress, zb-encrypt) read and write synchronously,
 // one syscall per call as cat does, with no thread-pool round trip per 64 KiB pipe read.
 // A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry.
-import { read, write, writev, readSync, writeSync } from 'node:fs';
+import { read, write, writev, readSync, writeSync, writevSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { ZbError } from './cli.js';
@@ -50,11 +50,25 @@ export function readSome(fd: number, buf: Buffer, off = 0, len = buf.length - of
   catch (e: any) { throw readError(e); }
 }
 
-/** Blocking write of all of b. A broken pipe keeps code EPIPE (the caller tells whose pipe broke). */
-export function writeAll(fd: number, b: Buffer): void {
-  for (let off = 0; off < b.length;) {
-    try { off += retry(() => writeSync(fd, b, off, b.length - off)); }
+/** Blocking reads until buf is full or at EOF: how many bytes arrived. */
+export function readFull(fd: number, buf: Buffer): number {
+  let n = 0;
+  for (let got; n < buf.length && (got = readSome(fd, buf, n)) > 0;) n += got;
+  return n;
+}
+
+/** Blocking write of every byte of b (or of every buffer, in order, with writev). A broken
+ *  pipe keeps code EPIPE (the caller tells whose pipe broke). */
+export function writeAll(fd: number, b: Buffer | Buffer[]): void {
+  let list = (Array.isArray(b) ? b : [b]).filter(x => x.length);
+  while (list.length) {
+    let n: number;
+    try { n = retry(() => list.length === 1 ? writeSync(fd, list[0]) : writevSync(fd, list)); }
     catch (e: any) { throw Object.assign(writeError(e), e.code === 'EPIPE' ? { code: 'EPIPE' } : {}); }
+    while (n > 0) {
+      if (n >= list[0].length) { n -= list[0].length; list.shift(); }
+      else { list[0] = list[0].subarray(n); n = 0; }
+    }
   }
 }
 

@@ -30,13 +30,6 @@ export function start(argv: string[], stdio: StdioOptions = ['pipe', 'pipe', 'pi
   return { proc, done, tail: () => tail };
 }
 
-/** Write a buffer to a child's stdin and wait until it is handed to the kernel (the buffer may be reused after). */
-export function writeChild(proc: ChildProcess, b: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    proc.stdin!.write(b, (e) => e ? reject(e) : resolve());
-  });
-}
-
 /** Pipe capacity asked for on Linux (F_SETPIPE_SZ); the default 64 KiB costs a pair of
  *  context switches per 64 KiB, a third of the throughput of `cat | zstd -1 -T0 | cat`. */
 export const PIPE_SIZE = 1 << 20;

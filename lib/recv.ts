@@ -1,9 +1,11 @@
-// zb-recv: a zb stream (or a plain zfs stream) into zfs receive. The last piece of
-// the payload is held back until the end frame has arrived, so a cut stream never
+// zb-recv: a zb stream (or a plain zfs stream) into zfs receive. The last 64 KiB of
+// the payload are held back until the end frame has arrived, so a cut stream never
 // reaches zfs whole: zfs receive is killed and nothing is committed.
 import { ZbError } from './cli.js';
 import { ZbReader } from './stream.js';
-import { start, writeChild } from './proc.js';
+import { closeSync } from 'node:fs';
+import { writeAll } from './io.js';
+import { start, pipes } from './proc.js';
 import * as z from './zfs.js';
 
 export async function recv(o: z.RecvOpts): Promise<void> {
@@ -14,26 +16,31 @@ export async function recv(o: z.RecvOpts): Promise<void> {
     throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : 'encrypted'} (${f.alg}): put '${undo}' before zb-recv`);
   }
   const args = await z.recvArgs(o);
-  const c = start([z.ZFS(), ...args], ['pipe', 2, 'pipe']);
-  c.proc.stdin!.on('error', () => {});
+  const [[pr, pw]] = pipes(1, true);   // a 1 MiB pipe into zfs; our stdin enlarged too
+  const c = start([z.ZFS(), ...args], [pr, 2, 'pipe']);
+  closeSync(pr);
+  r.r.sync = true;
+  // everything but the last HOLD bytes seen goes to zfs at once: the stream's END record
+  // (312 bytes) is in those, so zfs cannot commit before the end frame has arrived
   let held: Buffer | null = null;
   try {
     for await (const b of r.payload()) {
-      if (held) await writeChild(c.proc, held);
-      held = Buffer.from(b);
+      if (!b.length) continue;   // held must never become empty
+      const cut = Math.max(0, b.length - HOLD);
+      if (held) writeAll(pw, cut ? [held, b.subarray(0, cut)] : [held]);
+      else if (cut) writeAll(pw, b.subarray(0, cut));
+      held = Buffer.from(b.subarray(cut));
     }
   } catch (e: any) {
-    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED' || e?.code === 'ECONNRESET') {
-      await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
-    }
+    if (e?.code === 'EPIPE') await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
     c.proc.kill('SIGKILL');
-    c.proc.stdin!.destroy();
+    closeSync(pw);
     await c.done.catch(() => {});
     throw e;
   }
-  try {
-    if (held) await writeChild(c.proc, held);
-    c.proc.stdin!.end();
-  } catch { /* zfs receive gone: its own error below says why */ }
+  try { if (held) writeAll(pw, held); } catch { /* zfs receive gone: its own error below says why */ }
+  closeSync(pw);
   await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
 }
+
+const HOLD = 64 << 10;

@@ -1,7 +1,9 @@
 // zb-send: one snapshot (latest by default) as a zb stream, metadata in the header.
 import { ZbError } from './cli.js';
 import { ZbWriter, newMeta, isZfsStream, type Meta } from './stream.js';
-import { start } from './proc.js';
+import { closeSync } from 'node:fs';
+import { BUF, readFull } from './io.js';
+import { start, pipes, grow } from './proc.js';
 import * as z from './zfs.js';
 
 export interface SendOptions {
@@ -59,21 +61,25 @@ export async function send(o: SendOptions): Promise<void> {
   const { send: so, meta } = await plan(o);
   const argv = [z.ZFS(), ...(await z.sendArgs(so))];
   if (o.plain) {
+    grow([], true);
     const c = start(argv, ['ignore', 1, 'pipe']);
     await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
     return;
   }
-  const w = new ZbWriter(1, meta);
-  await w.start();
+  // zfs writes into a 1 MiB pipe that we read with blocking 1 MiB reads: a frame each
+  const w = new ZbWriter(1, meta, false, true), buf = Buffer.allocUnsafe(BUF);
   for (let attempt = 1; ; attempt++) {
-    const c = start(argv, ['ignore', 'pipe', 'pipe']);
+    const [[r, pw]] = pipes(1, true);   // our stdout too
+    const c = start(argv, ['ignore', pw, 'pipe']);
+    closeSync(pw);
+    if (attempt === 1) await w.start();
     const check = new StreamCheck();
     try {
-      for await (const chunk of c.proc.stdout!) { check.see(chunk as Buffer); await w.write(chunk as Buffer); }
+      for (let n; (n = readFull(r, buf)) > 0;) { check.see(buf.subarray(0, n)); await w.write(buf.subarray(0, n)); }
     } catch (e) {
       c.proc.kill('SIGTERM');
       throw e;
-    }
+    } finally { closeSync(r); }
     await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
     // zfs-fuse, with several sends at once, now and then exits 0 having written nothing;
     // nothing of the payload has gone out then, so running it again is safe

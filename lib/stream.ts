@@ -3,7 +3,7 @@
 // A reader that reaches EOF before the end frame fails: EOF is not success.
 import { hostname } from 'node:os';
 import { ZbError } from './cli.js';
-import { FdReader, writeFd } from './io.js';
+import { FdReader, writeFd, writeAll } from './io.js';
 
 export const MAGIC = Buffer.from('ZBSTREAM');
 export const VERSION = 1;
@@ -159,22 +159,27 @@ export class ZbReader {
   }
 }
 
-/** Writes a zb stream to an fd, or only the payload when raw. */
+/** Writes a zb stream to an fd, or only the payload when raw; with blocking writes when
+ *  sync (a stage whose data loop is synchronous). */
 export class ZbWriter {
   private total = 0;
   private started = false;
-  constructor(public fd: number, public meta: Meta, public raw = false) {}
+  constructor(public fd: number, public meta: Meta, public raw = false, public sync = false) {}
+
+  private put(bufs: Buffer[]): Promise<void> | void {
+    return this.sync ? writeAll(this.fd, bufs) : writeFd(this.fd, bufs);
+  }
 
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    if (!this.raw) await writeFd(this.fd, [encodeHeader(this.meta)]);
+    if (!this.raw) await this.put([encodeHeader(this.meta)]);
   }
 
   async write(b: Buffer): Promise<void> {
     if (!this.started) await this.start();
     if (b.length === 0) return;
-    if (this.raw) { await writeFd(this.fd, [b]); this.total += b.length; return; }
+    if (this.raw) { await this.put([b]); this.total += b.length; return; }
     const bufs: Buffer[] = [];
     for (let i = 0; i < b.length; i += MAX_FRAME) {
       const part = b.subarray(i, i + MAX_FRAME);
@@ -182,7 +187,7 @@ export class ZbWriter {
       len.writeUInt32BE(part.length);
       bufs.push(len, part);
     }
-    await writeFd(this.fd, bufs);
+    await this.put(bufs);
     this.total += b.length;
   }
 
@@ -191,7 +196,7 @@ export class ZbWriter {
     if (!this.raw) {
       const e = Buffer.alloc(12);
       e.writeBigUInt64BE(BigInt(this.total), 4);
-      await writeFd(this.fd, [e]);
+      await this.put([e]);
     }
     return this.total;
   }
