@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, ok, fill, tmp, sha256 } from './lib/util.js';
+import { sh, ok, fill, tmp, sha256, ROOT } from './lib/util.js';
 import { zbWrap } from './lib/zbstream.js';
 
 const MIB = 1 << 20;
@@ -163,4 +163,13 @@ t.test('the filters enlarge their stdout pipe to 1 MiB (Linux, with perl)', asyn
   }
   const r = await ok(`cat ${d}/random.zb | cat | ${size}`);
   t.equal(r.out, '65536', 'cat leaves the default (what the check would see without us)');
+});
+
+t.test('without perl the pipes keep their size and every filter still works', async (t) => {
+  const d = fixtures(t), bin = join(d, 'bin');
+  await ok(`mkdir ${bin} && for c in node zstd mkfifo cat sh bash env; do ln -s "$(command -v $c)" ${bin}/$c; done`);
+  const env = { PATH: `${bin}:${join(ROOT, 'dist', 'bin')}` };
+  const r = await ok(`zb-compress --zstd < ${d}/random.zb | zb-count -q | zb-compress -d | zb-count`, { env });
+  t.match(r.stderr, new RegExp(`^${3 * MIB + 4321} bytes\\n$`), 'a round trip through compress and count, no perl on PATH');
+  t.equal((await sh('command -v perl', { env })).code, 1, 'perl was out of reach');
 });
