@@ -1,10 +1,11 @@
 #!/bin/sh
-# Install and start what the tests need: zfs-fuse, the reference CLIs, sshd, mandoc.
+# Install and start what the tests need: zfs-fuse, the reference CLIs, sshd, mandoc, perl
+# (the pipe-size test; the code only uses it when it is there).
 # Idempotent; installs only what is missing (Debian/Ubuntu only).
 set -eu
 need=""
 for pair in zfs:zfs-fuse zfs-fuse:zfs-fuse age:age openssl:openssl gzip:gzip pigz:pigz zstd:zstd \
-            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv python3:python3; do
+            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv python3:python3 perl:perl-base; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
