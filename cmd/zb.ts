@@ -27,10 +27,14 @@ const a = process.argv;
 const self = sea ? [process.execPath] : [process.execPath, realpathSync(a[1])];
 let name = basename(a[1] ?? '').replace(/\.[cm]?js$/, '');
 if (!(name in CMDS) && a[2] && a[2] in CMDS) { name = a[2]; a.splice(1, 2, name); }
-if (!(name in CMDS)) {
-  process.stderr.write(`zb: run as one of: ${Object.keys(CMDS).join(' ')}\n` +
-    `(a link named after the command, or 'zb COMMAND [ARG]...')\n`);
-  process.exit(2);
+if (!(name in CMDS) && a[2] === '--version') {
+  void import('../lib/cli.js').then((m) => process.stdout.write(`zb ${m.version()}\n`));
+} else if (!(name in CMDS)) {
+  const asked = a[2] === '--help';
+  (asked ? process.stdout : process.stderr).write(`Usage: zb COMMAND [ARG]...  (or a link named COMMAND)\n` +
+    `Every zb binary in one program; see zb(1). Commands:\n  ${Object.keys(CMDS).join(' ')}\n`);
+  process.exit(asked ? 0 : 2);
+} else {
+  setSelf(self);
+  void CMDS[name]();   // the command's module runs itself (lib/cli run())
 }
-setSelf(self);
-void CMDS[name]();   // the command's module runs itself (lib/cli run())

@@ -15,7 +15,10 @@ t.test('the bundle runs as its link name or as `zb COMMAND`, and refuses anythin
   t.match((await ok(`node ${BUNDLE} zb-list --version`)).out, /^zb-list \d+\.\d+\.\d+\n$/);
   const r = await sh(`node ${BUNDLE} zb-nothing`);
   t.equal(r.code, 2, 'an unknown command is a usage error');
-  t.match(r.stderr, /^zb: run as one of: zb-send .*zfsbackup\n/);
+  t.match(r.stderr, /^Usage: zb COMMAND .*\n.*\n  zb-send .*zfsbackup\n$/);
+  const h = await ok(`node ${BUNDLE} --help`);
+  t.match(h.out, /^Usage: zb COMMAND/, '--help: the same on stdout, exit 0');
+  t.match((await ok(`node ${BUNDLE} --version`)).out, /^zb \d+\.\d+\.\d+\n$/);
   const e = await sh(`node ${BUNDLE} zb-send -q`);
   t.match(e.stderr, /^zb-send: unrecognized option '-q'\n/, 'errors carry the command name');
 });
