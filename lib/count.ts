@@ -1,13 +1,13 @@
 // zb-count: pass the stream through byte for byte (framing kept) and count its
-// payload. The copy loop is synchronous (readSync/writeSync, like cat): the async
+// payload. The copy loop is synchronous (blocking reads and writes, like cat): the async
 // thread-pool round trip per 64 KiB pipe read costs half the throughput. Progress,
 // when asked for, ticks in a worker thread (lib/progress.ts).
 import { openSync } from 'node:fs';
 import { ZbError } from './cli.js';
 import { isatty } from 'node:tty';
-import { ZbReader, FrameScanner, CutStreamError } from './stream.js';
+import { ZbReader, FrameScanner } from './stream.js';
 import { Progress } from './progress.js';
-import { BUF, readSome, writeAll } from './io.js';
+import { writeAll } from './io.js';
 
 export interface CountOptions {
   name?: string;
@@ -19,24 +19,21 @@ export interface CountOptions {
 
 export async function count(o: CountOptions): Promise<void> {
   const jsonFd = o.json === undefined ? undefined : o.json === '-' ? 2 : openJson(o.json);
-  const r = await ZbReader.open(0, { plain: 'any' });
+  const r = await ZbReader.open(0, { plain: 'any', sync: true });
   // isatty, not io.ts isTTY: that says yes for any character device, /dev/null too
   const line = !!o.progress || (!o.quiet && jsonFd !== 2 && isatty(2));
   const p = line || jsonFd !== undefined
     ? new Progress({ name: o.name, size: r.meta.size ?? null, interval: o.interval, line, jsonFd }) : null;
+  // a zb stream's wire bytes as they came (the scanner counts and checks them), or plain input
   const sc = r.plain ? null : new FrameScanner();
   let n = 0;
-  const pass = (b: Buffer) => {
-    if (sc) { sc.feed(b); n = sc.payload; } else n += b.length;
-    writeAll(1, b);
-    p?.set(n);
-  };
   try {
     writeAll(1, r.headerBytes);
-    while (r.r.buffered > 0) pass(await r.r.some());
-    const buf = Buffer.allocUnsafe(BUF);
-    for (let got = readSome(0, buf); got > 0; got = readSome(0, buf)) pass(buf.subarray(0, got));
-    if (sc && !sc.done) throw new CutStreamError();
+    for await (const b of sc ? r.wire(sc) : r.payload()) {
+      n = sc ? sc.payload : n + b.length;
+      writeAll(1, b);
+      p?.set(n);
+    }
   } catch (e) {
     await p?.finish(n, (e as Error).message);
     throw e;

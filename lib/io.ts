@@ -25,15 +25,20 @@ export async function readFd(fd: number, buf: Buffer, off = 0, len = buf.length 
 
 /** Write every byte of every buffer, in order. */
 export async function writeFd(fd: number, bufs: Buffer[]): Promise<void> {
-  let list = bufs.filter(b => b.length);
+  const list = bufs.filter(b => b.length);
   while (list.length) {
     let n: number;
     try { n = list.length === 1 ? (await pwrite(fd, list[0])).bytesWritten : (await pwritev(fd, list)).bytesWritten; }
     catch (e: any) { if (e.code === 'EAGAIN') { await pause(1); continue; } throw writeError(e); }
-    while (n > 0 && list.length) {
-      if (n >= list[0].length) { n -= list[0].length; list.shift(); }
-      else { list[0] = list[0].subarray(n); n = 0; }
-    }
+    written(list, n);
+  }
+}
+
+/** Drop the first n bytes, which a write took, from the front of list. */
+function written(list: Buffer[], n: number): void {
+  while (n > 0 && list.length) {
+    if (n >= list[0].length) { n -= list[0].length; list.shift(); }
+    else { list[0] = list[0].subarray(n); n = 0; }
   }
 }
 
@@ -60,15 +65,12 @@ export function readFull(fd: number, buf: Buffer): number {
 /** Blocking write of every byte of b (or of every buffer, in order, with writev). A broken
  *  pipe keeps code EPIPE (the caller tells whose pipe broke). */
 export function writeAll(fd: number, b: Buffer | Buffer[]): void {
-  let list = (Array.isArray(b) ? b : [b]).filter(x => x.length);
+  const list = (Array.isArray(b) ? b : [b]).filter(x => x.length);
   while (list.length) {
     let n: number;
     try { n = retry(() => list.length === 1 ? writeSync(fd, list[0]) : writevSync(fd, list)); }
     catch (e: any) { throw Object.assign(writeError(e), e.code === 'EPIPE' ? { code: 'EPIPE' } : {}); }
-    while (n > 0) {
-      if (n >= list[0].length) { n -= list[0].length; list.shift(); }
-      else { list[0] = list[0].subarray(n); n = 0; }
-    }
+    written(list, n);
   }
 }
 

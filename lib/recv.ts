@@ -9,7 +9,7 @@ import { start, pipes } from './proc.js';
 import * as z from './zfs.js';
 
 export async function recv(o: z.RecvOpts): Promise<void> {
-  const r = await ZbReader.open(0, { plain: 'zfs' });
+  const r = await ZbReader.open(0, { plain: 'zfs', sync: true });   // blocking reads, like the writes
   const f = r.meta.filters.at(-1);
   if (f) {
     const undo = f.kind === 'compress' ? 'zb-compress -d' : 'zb-encrypt -d';
@@ -19,7 +19,6 @@ export async function recv(o: z.RecvOpts): Promise<void> {
   const [[pr, pw]] = pipes(1, true);   // a 1 MiB pipe into zfs; our stdin enlarged too
   const c = start([z.ZFS(), ...args], [pr, 2, 'pipe']);
   closeSync(pr);
-  r.r.sync = true;
   // everything but the last HOLD bytes seen goes to zfs at once: the stream's END record
   // (312 bytes) is in those, so zfs cannot commit before the end frame has arrived
   let held: Buffer | null = null;
