@@ -1,9 +1,9 @@
 // The typed API behind the zfsbackup CLI (the seed's object model): ZFSBackup
 // replicates to another dataset (the `zfs` method); subclasses store elsewhere and
 // override where the copy is, what it holds, and which stages write to it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { privateDir } from './proc.js';
 import { ZbError } from './cli.js';
 import { runPipeline, describeFailure, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
@@ -139,7 +139,7 @@ export class ZFSBackup {
   }
 
   protected async runStep(step: Step, replace: boolean): Promise<void> {
-    const tmp = this.opts.verbose && this.opts.compress ? mkdtempSync(join(tmpdir(), 'zfsbackup-')) : undefined;
+    const tmp = this.opts.verbose && this.opts.compress ? privateDir('zfsbackup-') : undefined;
     try {
       const stages = [this.sendStage(step)];
       if (this.opts.progress) stages.push(stage('zb-count', ['--progress', '-q', '--name', step.snapshot.snap]));

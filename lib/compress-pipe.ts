@@ -6,11 +6,10 @@
 // made in a private directory and removed once open) and its stderr goes to a file.
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { openSync, closeSync, fstatSync, readSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, fstatSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZbError } from './cli.js';
-import { start, pipes } from './proc.js';
+import { start, pipes, privateDir } from './proc.js';
 import { encodeHeader, type ZbReader, type Meta } from './stream.js';
 import { BUF, writeAll } from './io.js';
 
@@ -78,7 +77,7 @@ function childError(e: ZbError, sig: string | null, fd: number): ZbError {
 /** The child's pipes and a file for its stderr; our stdin and stdout pipes are enlarged too
  *  (proc.ts pipes()). */
 function plumbing(n: number): { pairs: [number, number][]; err: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'zb-compress-'));
+  const dir = privateDir('zb-compress-');
   try { return { pairs: pipes(n, true), err: openSync(join(dir, 'stderr'), 'w+') }; }
   finally { rmSync(dir, { recursive: true, force: true }); }
 }

@@ -30,6 +30,12 @@ export function start(argv: string[], stdio: StdioOptions = ['pipe', 'pipe', 'pi
   return { proc, done, tail: () => tail };
 }
 
+/** A new directory of our own under TMPDIR (the caller removes it); one line when there is none. */
+export function privateDir(prefix: string): string {
+  try { return mkdtempSync(join(tmpdir(), prefix)); }
+  catch (e: any) { throw new ZbError(`cannot make a directory in ${tmpdir()} (TMPDIR): ${e.code === 'ENOENT' ? 'no such directory' : e.message}`); }
+}
+
 /** Pipe capacity asked for on Linux (F_SETPIPE_SZ); the default 64 KiB costs a pair of
  *  context switches per 64 KiB, a third of the throughput of `cat | zstd -1 -T0 | cat`. */
 export const PIPE_SIZE = 1 << 20;
@@ -43,7 +49,7 @@ export const PIPE_SIZE = 1 << 20;
  */
 export function pipes(n: number, stdio = false): [number, number][] {
   if (n === 0) return [];
-  const dir = mkdtempSync(join(tmpdir(), 'zb-pipe-'));
+  const dir = privateDir('zb-pipe-');
   try {
     const names = Array.from({ length: n }, (_, i) => join(dir, `p${i}`));
     const mk = spawnSync('mkfifo', ['-m', '600', ...names], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -140,6 +140,20 @@ t.test('cut input: exit 1, output has no end frame (compress with a child, with 
   t.same(readdirSync(join(d, 'tmp')), [], 'no pipe or stderr file left behind');
 });
 
+t.test('no usable TMPDIR: one line naming it, exit 1, no output (zb-compress with a child, and zfsbackup)', async (t) => {
+  const d = fixtures(t), env = { TMPDIR: join(d, 'nowhere') };
+  const r = await sh(`zb-compress --zstd < random.zb`, { cwd: d, env });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `zb-compress: cannot make a directory in ${env.TMPDIR} (TMPDIR): no such directory\n`);
+  t.equal(r.stdout.length, 0, 'nothing written');
+  const p = pool(t);
+  await ok(`zfs create ${p.name}/data && zfs snapshot ${p.name}/data@a`);
+  const w = await sh(`zfsbackup --dataset ${p.name}/data zfs --dest ${p.name}/copy`, { env });
+  t.equal(w.code, 1);
+  t.equal(w.stderr, `zfsbackup: cannot make a directory in ${env.TMPDIR} (TMPDIR): no such directory\n`);
+  t.equal((await sh(`zfs list ${p.name}/copy/data`)).code, 1, 'nothing received');
+});
+
 t.test('corrupt compressed data: exit 1 with the decompressor\'s stderr tail, no end frame', async (t) => {
   const d = fixtures(t);
   const c = zbParse((await ok(`zb-compress --zstd < random.zb`, { cwd: d })).stdout);
