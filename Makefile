@@ -37,7 +37,7 @@ sea: build
 	printf '{"main":"dist/zb.cjs","output":"dist/sea/zb.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}' > dist/sea/config.json
 	node --experimental-sea-config dist/sea/config.json
 	cp "$$(command -v node)" dist/sea/zb.tmp
-	npx postject dist/sea/zb.tmp NODE_SEA_BLOB dist/sea/zb.blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 2>&1 | grep -v "Can't find string offset" >&2 || true
+	npx postject dist/sea/zb.tmp NODE_SEA_BLOB dist/sea/zb.blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 	mv dist/sea/zb.tmp dist/sea/zb && rm -f dist/sea/zb.blob
 	for b in $(BINS); do ln -sf zb dist/sea/$$b; done
 
