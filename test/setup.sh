@@ -19,8 +19,12 @@ if [ -n "$need" ]; then
   fi
 fi
 # zfs-fuse: one daemon for the machine; pools are made unique per test.
+# A pidfile left by a daemon that was killed (a machine stop, a container restart) makes
+# zfs-fuse exit 1 without a word, so it goes first.
 if ! pgrep -x zfs-fuse >/dev/null 2>&1; then
-  PATH=$PATH:/usr/sbin /usr/sbin/zfs-fuse --pidfile /var/run/zfs-fuse.pid
+  rm -f /var/run/zfs-fuse.pid
+  PATH=$PATH:/usr/sbin /usr/sbin/zfs-fuse --pidfile /var/run/zfs-fuse.pid ||
+    { echo "setup: zfs-fuse did not start (exit $?)" >&2; exit 1; }
   i=0; until zpool list >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done
 fi
 echo "setup: zfs-fuse running (pid $(pgrep -x zfs-fuse | head -1))"
