@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // zb-count: pass a stream through unchanged, counting its payload bytes.
-import { grow } from '../lib/proc.js';
+import { growStdio } from '../lib/proc.js';
 import { run, parseArgs, UsageError } from '../lib/cli.js';
 import { count } from '../lib/count.js';
 
@@ -37,6 +37,7 @@ run(async (argv) => {
   const interval = o.interval === undefined ? 1 : Number(o.interval);
   if (!/^\d*\.?\d+$/.test(o.interval ?? '1') || !(interval > 0))
     throw new UsageError(`invalid interval '${o.interval}' (seconds, e.g. 1 or 0.5)`);
-  grow([], true);   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
+  const grown = growStdio();   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
   await count({ name: o.name, progress: o.progress, json: o.json, quiet: o.quiet, interval });
+  await grown;
 }, help);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // zb-encrypt: age v1 encryption (passphrase or public keys) of a zb stream, or
 // legacy `openssl enc`; -d decrypts. See zb-encrypt(1).
-import { grow } from '../lib/proc.js';
+import { growStdio } from '../lib/proc.js';
 import { run, parseArgs, UsageError } from '../lib/cli.js';
 import { encryptStream, decryptStream } from '../lib/encrypt.js';
 import type { Kdf } from '../lib/openssl-enc.js';
@@ -53,8 +53,9 @@ async function main(argv: string[]): Promise<void> {
     recipientsFiles: o['recipients-file'], identityFiles: o.identity, scryptLogN: int('scrypt-log-n'),
     cipher: o.cipher, kdf: o.kdf as Kdf | undefined, md: o.md, iter: int('iter'),
   };
-  grow([], true);   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
+  const grown = growStdio();   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
   await (o.decrypt ? decryptStream(opts) : encryptStream(opts));
+  await grown;
 }
 
 run(main, help);

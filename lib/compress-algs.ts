@@ -1,8 +1,9 @@
 // The compression algorithms zb-compress knows: which program runs each, with
 // which argv, the levels it takes, and the magic that identifies its plain format.
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
 import { ZbError, UsageError } from './cli.js';
+import { which } from './proc.js';
+
+export { which };
 
 export type Alg = 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz';
 export const ALGS: Alg[] = ['gzip', 'pigz', 'zstd', 'lz4', 'xz'];
@@ -45,16 +46,6 @@ export function parseInt10(s: string | undefined, what: string, min: number, max
   if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max)
     throw new UsageError(`invalid ${what} '${s}' (${min}-${max})`);
   return Number(s);
-}
-
-/** An absolute path to the program, or null when it cannot be found or run. */
-export function which(name: string): string | null {
-  const dirs = name.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
-  for (const d of dirs) {
-    const p = d ? join(d, name) : name;
-    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
 }
 
 /** The program for alg (or --program), checked to exist, or a one-line error saying what to install. */

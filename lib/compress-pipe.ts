@@ -18,18 +18,11 @@ import { BUF, writeAll } from './io.js';
  * fd 1 as it is (meta null: raw) or as a zb stream with meta's header. The end frame is
  * written only when the input was complete and the child and the output succeeded.
  */
-export async function throughChild(argv: string[], input: ZbReader | null, meta: Meta | null): Promise<void> {
-  // a worker's isolate takes ~0.1 s to start: it boots while the pipes are made; it waits
-  // for its fd, so every way out must end it (finally) or the process would wait forever
-  const w = meta ? new Worker(`(${drain})()`, { eval: true, stdout: true, stderr: true, workerData: { size: BUF } }) : null;
-  try { await pass(argv, input, meta, w); }
-  finally { void w?.terminate(); }
-}
-
-async function pass(argv: string[], input: ZbReader | null, meta: Meta | null, w: Worker | null): Promise<void> {
+export async function throughChild(argv: string[], input: ZbReader | null, meta: Meta | null, w: Worker | null): Promise<void> {
+  if (meta && !w) throw new Error('throughChild: zb output needs a drain worker');
   const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);   // first: it enlarges our stdout
   if (meta) writeAll(1, encodeHeader(meta));
-  const c = start(argv, [inR, out ? out[1] : 1, err]);
+  const c = start(argv, [inR, out ? out[1] : 1, err], { grow: true });   // its pipes and ours: 1 MiB
   closeSync(inR);
   if (out) closeSync(out[1]);
   let result: Promise<[{ total?: number; code?: string; message?: string }]> = Promise.resolve([{}]);
@@ -58,6 +51,17 @@ async function pass(argv: string[], input: ZbReader | null, meta: Meta | null, w
   }
 }
 
+/**
+ * The worker that frames the child's output (zb output only). An isolate takes ~0.1 s to
+ * start, so it is made first thing, before the input's header is read. It waits for its fd,
+ * so every way out must end it: call f with it, which terminates it whatever f does.
+ */
+export async function withDrain<T>(need: boolean, f: (w: Worker | null) => Promise<T>): Promise<T> {
+  const w = need ? new Worker(`(${drain})()`, { eval: true, stdout: true, stderr: true, workerData: { size: BUF } }) : null;
+  try { return await f(w); }
+  finally { void w?.terminate(); }
+}
+
 /** The payload of r to fd, with blocking reads and writes. */
 async function feed(r: ZbReader | null, fd: number): Promise<void> {
   if (!r) return;
@@ -78,7 +82,7 @@ function childError(e: ZbError, sig: string | null, fd: number): ZbError {
  *  (proc.ts pipes()). */
 function plumbing(n: number): { pairs: [number, number][]; err: number } {
   const dir = privateDir('zb-compress-');
-  try { return { pairs: pipes(n, true), err: openSync(join(dir, 'stderr'), 'w+') }; }
+  try { return { pairs: pipes(n, false), err: openSync(join(dir, 'stderr'), 'w+') }; }
   finally { rmSync(dir, { recursive: true, force: true }); }
 }
 

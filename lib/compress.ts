@@ -4,8 +4,9 @@ import { ZbError, UsageError } from './cli.js';
 import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, type Meta } from './stream.js';
 import { ALGS, INFO, detect, family, parseInt10, program, which, type Alg } from './compress-algs.js';
 import { zlibEngine, pump, coalesce } from './compress-engine.js';
-import { throughChild } from './compress-pipe.js';
-import { grow } from './proc.js';
+import { throughChild, withDrain } from './compress-pipe.js';
+import type { Worker } from 'node:worker_threads';
+import { growStdio } from './proc.js';
 
 export interface CompressOptions {
   alg?: Alg;           // from --gzip, --pigz, ...; gzip when compressing, the stream's when decompressing
@@ -22,16 +23,23 @@ export async function compress(o: CompressOptions): Promise<void> {
   const threads = parseInt10(o.threads, 'thread count', 0, 1024);
   const zlibGzip = alg === 'gzip' && !o.program;
   const prog = zlibGzip ? '' : program(alg, o.program);
-  const r = await openInput(!!o.raw);
-  const filter: Filter = { kind: 'compress', alg, level };
-  const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, filter] } : newMeta({ plain: true, filters: [filter] });
-  await through(zlibGzip ? { zlib: level } : { argv: [prog, ...info.compress(level, threads)] }, r, meta, !!o.raw);
+  await withDrain(!o.raw && !zlibGzip, async (w) => {
+    const r = await openInput(!!o.raw);
+    const filter: Filter = { kind: 'compress', alg, level };
+    const meta: Meta = r ? { ...r.meta, filters: [...r.meta.filters, filter] } : newMeta({ plain: true, filters: [filter] });
+    await through(zlibGzip ? { zlib: level } : { argv: [prog, ...info.compress(level, threads)] }, r, meta, !!o.raw, w);
+  });
 }
 
 /** Decompress fd 0 (a zb stream, or plain compressed data) to fd 1. */
 export async function decompress(o: CompressOptions): Promise<void> {
   if (o.level !== undefined) throw new UsageError("'--level' is for compressing, not with '-d'");
   const threads = parseInt10(o.threads, 'thread count', 0, 1024);
+  // the algorithm is in the header: the worker starts on the guess that a program decodes
+  await withDrain(!o.raw, async (w) => decompressWith(o, threads, w));
+}
+
+async function decompressWith(o: CompressOptions, threads: number | undefined, w: Worker | null): Promise<void> {
   const r = await ZbReader.open(0, { plain: 'any' });
   let alg: Alg, meta: Meta;
   if (!r.plain) {
@@ -50,18 +58,20 @@ export async function decompress(o: CompressOptions): Promise<void> {
     alg = o.alg ?? found!;
     meta = r.meta;
   }
-  await through(decoder(o.alg ?? alg, threads, o.program), r, meta, !!o.raw);
+  await through(decoder(o.alg ?? alg, threads, o.program), r, meta, !!o.raw, w);
 }
 
 /** A child program (argv) or Node's zlib (gzip at a level, or gunzip). */
 type Plan = { argv: string[] } | { zlib: number | undefined };
 
-async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean): Promise<void> {
-  if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta);   // enlarges our pipes too
-  grow([], true);   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
+async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean, drain: Worker | null): Promise<void> {
+  if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta, drain);   // enlarges our pipes too
+  void drain?.terminate();   // not needed after all (gzip in Node's zlib)
+  const grown = growStdio();   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
   const w = new ZbWriter(1, meta, raw);
   await pump(r ? r.payload() : empty(), zlibEngine(plan.zlib), coalesce((b) => w.write(b)));
   await w.end();
+  await grown;
 }
 
 /**

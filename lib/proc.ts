@@ -1,7 +1,7 @@
 // Child processes on the data path: argv only (never a shell), stderr tail kept
 // for the error message, exit status and signal turned into one ZbError.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { openSync, closeSync, mkdtempSync, rmSync, constants as C } from 'node:fs';
+import { accessSync, openSync, closeSync, mkdtempSync, rmSync, constants, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZbError, signalStatus } from './cli.js';
@@ -10,10 +10,16 @@ const TAIL = 4096;
 
 export interface Child { proc: ChildProcess; done: Promise<void>; tail: () => string }
 
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** enlarge the child's stdin and stdout (when pipes), and ours, to PIPE_SIZE: see growing() */
+  grow?: boolean;
+}
+
 /** Spawn argv[0] with argv[1..]; `done` rejects with the command and its stderr tail on failure. */
-export function start(argv: string[], stdio: StdioOptions = ['pipe', 'pipe', 'pipe'],
-  env?: NodeJS.ProcessEnv): Child {
-  const proc = spawn(argv[0], argv.slice(1), { stdio, env: env ?? process.env });
+export function start(argv: string[], stdio: StdioOptions = ['pipe', 'pipe', 'pipe'], o: StartOptions = {}): Child {
+  const [file, args, io] = o.grow ? growing(argv, stdio) : [argv[0], argv.slice(1), stdio];
+  const proc = spawn(file, args, { stdio: io, env: o.env ?? process.env });
   let tail = '';
   proc.stderr?.on('data', (d: Buffer) => { tail = (tail + d.toString('utf8')).slice(-TAIL); });
   const done = new Promise<void>((resolve, reject) => {
@@ -30,6 +36,16 @@ export function start(argv: string[], stdio: StdioOptions = ['pipe', 'pipe', 'pi
   return { proc, done, tail: () => tail };
 }
 
+/** An absolute path to the program, or null when it cannot be found or run. */
+export function which(name: string): string | null {
+  const dirs = name.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const d of dirs) {
+    const p = d ? join(d, name) : name;
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
 /** A new directory of our own under TMPDIR (the caller removes it); one line when there is none. */
 export function privateDir(prefix: string): string {
   try { return mkdtempSync(join(tmpdir(), prefix)); }
@@ -43,11 +59,10 @@ export const PIPE_SIZE = 1 << 20;
 /**
  * n pipes as [read, write] fds, both ends blocking (Node's own child pipes are non-blocking
  * sockets driven by the event loop): FIFOs made in a private directory, opened, and removed.
- * On Linux each is enlarged to PIPE_SIZE by perl (Debian's perl-base is essential) when it
- * is there, since Node has no fcntl(); without it, or past the user's pipe quota, the pipes
- * keep the default size. With stdio, our own stdin and stdout too (see grow()).
+ * With `grow`, each is enlarged to PIPE_SIZE (see grow()); a caller that hands them to a
+ * child started with { grow: true } leaves that to the child, which costs no extra process.
  */
-export function pipes(n: number, stdio = false): [number, number][] {
+export function pipes(n: number, grow_ = true): [number, number][] {
   if (n === 0) return [];
   const dir = privateDir('zb-pipe-');
   try {
@@ -61,20 +76,51 @@ export function pipes(n: number, stdio = false): [number, number][] {
       closeSync(nb);
       return [r, w];
     });
-    grow(names, stdio);
+    if (grow_) grow(names);
     return pairs;
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
 /**
  * Enlarge pipes to PIPE_SIZE (Linux, F_SETPIPE_SZ = 1031, through perl: Node has no
- * fcntl): the FIFOs at `paths` (held open by us: the pipe outlives perl's open) and, when
- * they are pipes, our stdin and stdout, which helps our neighbours in a shell pipeline too.
+ * fcntl): the FIFOs at `paths` (held open by us: the pipe outlives perl's open).
  * Best effort: no perl, another OS, or the user's pipe quota reached leave the default.
  */
-export function grow(paths: string[] = [], stdio = false): void {
-  if (process.platform !== 'linux') return;
-  const std = stdio ? `for (*STDIN, *STDOUT) { fcntl($_, 1031, ${PIPE_SIZE}) if -p $_ }` : '';
-  spawnSync('perl', ['-e', `${std} for (@ARGV) { open(my $f, "+<", $_) or next; fcntl($f, 1031, ${PIPE_SIZE}) }`, ...paths],
-    { stdio: [stdio ? 0 : 'ignore', stdio ? 1 : 'ignore', 'ignore'] });
+export function grow(paths: string[]): void {
+  if (!perl() || !paths.length) return;
+  spawnSync(perl()!, ['-e', `for (@ARGV) { open(my $f, "+<", $_) or next; fcntl($f, 1031, ${PIPE_SIZE}) }`, ...paths],
+    { stdio: 'ignore' });
+}
+
+/**
+ * Enlarge our stdin and stdout when they are pipes, which helps our neighbours in a shell
+ * pipeline too. perl runs beside us, so the data need not wait for it; await the promise
+ * at the end (it is settled by then), so that a stream never outlives the enlarging.
+ */
+export function growStdio(): Promise<void> {
+  if (!perl()) return Promise.resolve();
+  const c = spawn(perl()!, ['-e', GROW_STD], { stdio: [0, 1, 'ignore'] });
+  return new Promise((resolve) => { c.on('error', () => resolve()); c.on('close', () => resolve()); });
+}
+
+const GROW_STD = `for (*STDIN, *STDOUT) { fcntl($_, 1031, ${PIPE_SIZE}) if -p $_ }`;
+
+/**
+ * argv run through perl, which enlarges the child's stdin and stdout (when they are pipes)
+ * and ours (handed to it as fds 3 and 4, closed before the exec) and then execs argv: the
+ * same pid, status and signals, and one process start instead of a perl run we would wait
+ * for. Unchanged without perl, off Linux, or when argv[0] is not found (spawn says so).
+ */
+function growing(argv: string[], stdio: StdioOptions): [string, string[], StdioOptions] {
+  if (!perl() || !Array.isArray(stdio) || stdio.length !== 3 || !which(argv[0])) return [argv[0], argv.slice(1), stdio];
+  const script = `${GROW_STD} for ([3, "<&="], [4, ">&="]) { open(my $f, $$_[1], $$_[0]) or next; ` +
+    `fcntl($f, 1031, ${PIPE_SIZE}) if -p $f; close $f } exec { $ARGV[0] } @ARGV; print STDERR "$ARGV[0]: $!\\n"; exit 127`;
+  return [perl()!, ['-e', script, '--', ...argv], [...stdio, 0, 1]];
+}
+
+let perlPath: string | null | undefined;
+/** perl, on Linux (F_SETPIPE_SZ is Linux's), or null. */
+function perl(): string | null {
+  if (perlPath === undefined) perlPath = process.platform === 'linux' ? which('perl') : null;
+  return perlPath;
 }

@@ -16,8 +16,8 @@ export async function recv(o: z.RecvOpts): Promise<void> {
     throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : 'encrypted'} (${f.alg}): put '${undo}' before zb-recv`);
   }
   const args = await z.recvArgs(o);
-  const [[pr, pw]] = pipes(1, true);   // a 1 MiB pipe into zfs; our stdin enlarged too
-  const c = start([z.ZFS(), ...args], [pr, 2, 'pipe']);
+  const [[pr, pw]] = pipes(1, false);
+  const c = start([z.ZFS(), ...args], [pr, 2, 'pipe'], { grow: true });   // a 1 MiB pipe into zfs; our stdin too
   closeSync(pr);
   // everything but the last HOLD bytes seen goes to zfs at once: the stream's END record
   // (312 bytes) is in those, so zfs cannot commit before the end frame has arrived

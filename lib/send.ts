@@ -3,7 +3,7 @@ import { ZbError } from './cli.js';
 import { ZbWriter, newMeta, isZfsStream, type Meta } from './stream.js';
 import { closeSync } from 'node:fs';
 import { BUF, readFull } from './io.js';
-import { start, pipes, grow } from './proc.js';
+import { start, pipes } from './proc.js';
 import * as z from './zfs.js';
 
 export interface SendOptions {
@@ -61,16 +61,15 @@ export async function send(o: SendOptions): Promise<void> {
   const { send: so, meta } = await plan(o);
   const argv = [z.ZFS(), ...(await z.sendArgs(so))];
   if (o.plain) {
-    grow([], true);
-    const c = start(argv, ['ignore', 1, 'pipe']);
+    const c = start(argv, ['ignore', 1, 'pipe'], { grow: true });   // our stdout is its: 1 MiB
     await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
     return;
   }
   // zfs writes into a 1 MiB pipe that we read with blocking 1 MiB reads: a frame each
   const w = new ZbWriter(1, meta, false, true), buf = Buffer.allocUnsafe(BUF);
   for (let attempt = 1; ; attempt++) {
-    const [[r, pw]] = pipes(1, true);   // our stdout too
-    const c = start(argv, ['ignore', pw, 'pipe']);
+    const [[r, pw]] = pipes(1, false);
+    const c = start(argv, ['ignore', pw, 'pipe'], { grow: true });   // its pipe and our stdout: 1 MiB
     closeSync(pw);
     if (attempt === 1) await w.start();
     const check = new StreamCheck();

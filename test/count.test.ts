@@ -155,8 +155,9 @@ t.test('usage errors exit 2 with a hint; --help describes the options', async (t
 t.test('the filters enlarge their stdout pipe to 1 MiB (Linux, with perl)', async (t) => {
   const d = fixtures(t);
   const pub = (await ok(`age-keygen -o ${d}/key 2>&1 | sed -n 's/^Public key: //p'`)).out.trim();
-  // the reader asks for the size once data has arrived: a stage enlarges its pipes before writing
-  const size = `perl -e 'sysread(STDIN, my $b, 1); print fcntl(STDIN, 1032, 0); 1 while sysread(STDIN, $b, 65536)'`;
+  // the reader asks for the size at the end of the stream: a stage enlarges its pipes beside
+  // the data (perl beside it, or before its compressor execs) and never exits before that
+  const size = `perl -e '1 while sysread(STDIN, my $b, 65536); print fcntl(STDIN, 1032, 0)'`;
   for (const stage of ['zb-count -q', 'zb-compress --zstd', 'zb-compress', `zb-encrypt -r ${pub}`]) {
     const r = await ok(`cat ${d}/random.zb | ${stage} | ${size}`);
     t.equal(r.out, '1048576', `${stage}: its stdout pipe`);
