@@ -3,8 +3,18 @@
 // say what to do. Identity is guid (+ createtxg); names are for people.
 import { execFile } from 'node:child_process';
 import { ZbError } from './cli.js';
+import { which } from './proc.js';
 
-export const ZFS = () => process.env.ZB_ZFS || 'zfs';
+/** Where systems install zfs; cron's PATH (/usr/bin:/bin on Debian) has none of them. */
+const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+let found: string | undefined;
+
+/** The zfs program: $ZB_ZFS, else zfs on PATH, else the first in SBIN (else 'zfs': not found). */
+export const ZFS = (): string => process.env.ZB_ZFS ||
+  (found ??= which('zfs') ?? SBIN.map((d) => `${d}/zfs`).find((p) => which(p)) ?? 'zfs');
+
+const notFound = () => new ZfsError(process.env.ZB_ZFS ? `'${process.env.ZB_ZFS}' (ZB_ZFS) not found`
+  : `'zfs' not found on PATH or in ${SBIN.join(', ')}: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
 
 export interface Caps {
   listP: boolean;      // zfs list -p
@@ -34,7 +44,7 @@ let capsCache: Promise<Caps> | undefined;
 export function caps(): Promise<Caps> {
   return capsCache ??= (async () => {
     const r = await capture([]);
-    if (r.errno === 'ENOENT') throw new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
+    if (r.errno === 'ENOENT') throw notFound();
     const u = `${r.stdout}\n${r.stderr}`;
     // the option letters each command's usage lines show, e.g. "send [-DLPbcehnpsvw] ..."
     const flags = (cmd: string) => new Set(u.split('\n').filter(l => new RegExp(`^\\s+${cmd}\\b`).test(l))
@@ -73,7 +83,7 @@ export async function zfs(args: string[]): Promise<string> {
 /** Turn zfs's stderr into an error whose message says what failed and what to do. */
 export function zfsError(args: string[], stderr: string, code = 1, errno?: string): ZbError {
   const s = stderr.trim().replace(/\s*\n\s*/g, ' ');
-  if (errno === 'ENOENT') return new ZfsError(`'${ZFS()}' not found: install ZFS (zfsutils-linux or zfs-fuse) or set ZB_ZFS`);
+  if (errno === 'ENOENT') return notFound();
   let m: RegExpExecArray | null;
   if ((m = /cannot open '([^']+)': dataset does not exist/.exec(s)))
     return new NoDatasetError(`dataset '${m[1]}' does not exist`);

@@ -3,7 +3,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { sh, ok, pool, treeSums, fill, tmp, ENV } from './lib/util.js';
+import { sh, ok, pool, treeSums, fill, tmp, ENV, ROOT } from './lib/util.js';
 
 const snaps = async (ds: string) => (await ok(`zb-list -H ${ds}`)).out.trim().split('\n').filter(Boolean).map(l => l.split('\t'));
 
@@ -120,4 +120,19 @@ t.test('bad input: one line and exit 1 or 2', async (t) => {
     t.equal(r.code, code, cmd);
     t.match(r.stderr, re, cmd);
   }
+});
+
+t.test("from cron: PATH=/usr/bin:/bin has no zfs, yet it is found in sbin; ZB_ZFS names a missing one", async (t) => {
+  const p = pool(t), q = pool(t);
+  fill(`${p.mnt}/f`, 100_000);
+  await ok(`zfs snapshot ${p.name}@a`);
+  const cron = `env -i PATH=/usr/bin:/bin HOME=/root`;
+  const bin = join(ROOT, 'dist', 'bin');
+  t.not((await sh(`${cron} sh -c 'command -v zfs'`)).code, 0, 'zfs is not on cron\'s PATH here');
+  await ok(`${cron} ${bin}/zfsbackup --pool ${p.name} zfs --dest ${q.name}/tank`);
+  t.same(treeSums(`${q.mnt}/tank`), treeSums(p.mnt));
+  t.match((await ok(`${cron} ${bin}/zb-list -H ${q.name}/tank`)).out, `${q.name}/tank@a`);
+  const r = await sh(`${cron} ZB_ZFS=/nonexistent/zfs ${bin}/zb-list ${q.name}/tank`);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, "zb-list: '/nonexistent/zfs' (ZB_ZFS) not found\n");
 });
