@@ -3,8 +3,6 @@
 import { ZbError, UsageError } from './cli.js';
 import { which } from './proc.js';
 
-export { which };
-
 export type Alg = 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz';
 export const ALGS: Alg[] = ['gzip', 'pigz', 'zstd', 'lz4', 'xz'];
 

@@ -20,7 +20,7 @@ import { BUF, writeAll } from './io.js';
  */
 export async function throughChild(argv: string[], input: ZbReader | null, meta: Meta | null, w: Worker | null): Promise<void> {
   if (meta && !w) throw new Error('throughChild: zb output needs a drain worker');
-  const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);   // first: it enlarges our stdout
+  const { pairs: [[inR, inW], out], err } = plumbing(meta ? 2 : 1);
   if (meta) writeAll(1, encodeHeader(meta));
   const c = start(argv, [inR, out ? out[1] : 1, err], { grow: true });   // its pipes and ours: 1 MiB
   closeSync(inR);
@@ -78,8 +78,7 @@ function childError(e: ZbError, sig: string | null, fd: number): ZbError {
   return new ZbError(tail ? `${e.message}: ${tail}` : e.message, e.status);
 }
 
-/** The child's pipes and a file for its stderr; our stdin and stdout pipes are enlarged too
- *  (proc.ts pipes()). */
+/** The child's pipes (enlarged by the child: start() with grow) and a file for its stderr. */
 function plumbing(n: number): { pairs: [number, number][]; err: number } {
   const dir = privateDir('zb-compress-');
   try { return { pairs: pipes(n, false), err: openSync(join(dir, 'stderr'), 'w+') }; }

@@ -2,11 +2,11 @@
 // the header) or decompress it (popping the filter); --raw speaks the plain format.
 import { ZbError, UsageError } from './cli.js';
 import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, type Meta } from './stream.js';
-import { ALGS, INFO, detect, family, parseInt10, program, which, type Alg } from './compress-algs.js';
+import { ALGS, INFO, detect, family, parseInt10, program, type Alg } from './compress-algs.js';
 import { zlibEngine, pump, coalesce } from './compress-engine.js';
 import { throughChild, withDrain } from './compress-pipe.js';
 import type { Worker } from 'node:worker_threads';
-import { growStdio } from './proc.js';
+import { growStdio, which } from './proc.js';
 
 export interface CompressOptions {
   alg?: Alg;           // from --gzip, --pigz, ...; gzip when compressing, the stream's when decompressing

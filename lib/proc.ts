@@ -1,7 +1,7 @@
 // Child processes on the data path: argv only (never a shell), stderr tail kept
 // for the error message, exit status and signal turned into one ZbError.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, openSync, closeSync, mkdtempSync, rmSync, constants, constants as C } from 'node:fs';
+import { accessSync, openSync, closeSync, mkdtempSync, rmSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZbError, signalStatus } from './cli.js';
@@ -41,7 +41,7 @@ export function which(name: string): string | null {
   const dirs = name.includes('/') ? [''] : (process.env.PATH ?? '').split(':').filter(Boolean);
   for (const d of dirs) {
     const p = d ? join(d, name) : name;
-    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+    try { accessSync(p, C.X_OK); return p; } catch { /* next */ }
   }
   return null;
 }
@@ -59,10 +59,10 @@ export const PIPE_SIZE = 1 << 20;
 /**
  * n pipes as [read, write] fds, both ends blocking (Node's own child pipes are non-blocking
  * sockets driven by the event loop): FIFOs made in a private directory, opened, and removed.
- * With `grow`, each is enlarged to PIPE_SIZE (see grow()); a caller that hands them to a
+ * With `enlarge`, each is enlarged to PIPE_SIZE (see grow()); a caller that hands them to a
  * child started with { grow: true } leaves that to the child, which costs no extra process.
  */
-export function pipes(n: number, grow_ = true): [number, number][] {
+export function pipes(n: number, enlarge = true): [number, number][] {
   if (n === 0) return [];
   const dir = privateDir('zb-pipe-');
   try {
@@ -76,7 +76,7 @@ export function pipes(n: number, grow_ = true): [number, number][] {
       closeSync(nb);
       return [r, w];
     });
-    if (grow_) grow(names);
+    if (enlarge) grow(names);
     return pairs;
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
