@@ -5,7 +5,7 @@
 # Each figure is the best of BENCH_RUNS runs (default 3), the two commands compared
 # taking turns. Peak RSS is that of the stage's largest process (node or its
 # compressor). Target: >= 0.95x the CLI. A fixed cost counts against zb-compress at these
-# speeds: node's start, a worker thread, mkfifo and perl (pipe sizes) are ~0.2 s of a 1.3 s
+# speeds: node's start, mkfifo, and perl (pipe sizes, framing) are ~0.2 s of a 1.3 s
 # zstd -1 run ('fixed cost' shows it), so the ratio grows with the stream: BENCH_MIB=4096
 # for a figure nearer to a real backup's.
 # BENCH_GZIP=1 adds gzip -6: Node's zlib (the default) vs the gzip binary.

@@ -4,8 +4,7 @@ import { ZbError, UsageError } from './cli.js';
 import { ZbReader, ZbWriter, CutStreamError, isZfsStream, newMeta, type Filter, type Meta } from './stream.js';
 import { ALGS, INFO, detect, family, parseInt10, program, type Alg } from './compress-algs.js';
 import { zlibEngine, pump, coalesce } from './compress-engine.js';
-import { throughChild, withDrain } from './compress-pipe.js';
-import type { Worker } from 'node:worker_threads';
+import { throughChild, withDrain, type Drain } from './compress-pipe.js';
 import { growStdio, which } from './proc.js';
 
 export interface CompressOptions {
@@ -39,7 +38,7 @@ export async function decompress(o: CompressOptions): Promise<void> {
   await withDrain(!o.raw, async (w) => decompressWith(o, threads, w));
 }
 
-async function decompressWith(o: CompressOptions, threads: number | undefined, w: Worker | null): Promise<void> {
+async function decompressWith(o: CompressOptions, threads: number | undefined, w: Drain | null): Promise<void> {
   const r = await ZbReader.open(0, { plain: 'any' });
   let alg: Alg, meta: Meta;
   if (!r.plain) {
@@ -64,9 +63,9 @@ async function decompressWith(o: CompressOptions, threads: number | undefined, w
 /** A child program (argv) or Node's zlib (gzip at a level, or gunzip). */
 type Plan = { argv: string[] } | { zlib: number | undefined };
 
-async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean, drain: Worker | null): Promise<void> {
+async function through(plan: Plan, r: ZbReader | null, meta: Meta, raw: boolean, drain: Drain | null): Promise<void> {
   if ('argv' in plan) return throughChild(plan.argv, r, raw ? null : meta, drain);   // enlarges our pipes too
-  void drain?.terminate();   // not needed after all (gzip in Node's zlib)
+  drain?.end();   // not needed after all (gzip in Node's zlib)
   const grown = growStdio();   // 1 MiB stdin/stdout pipes: fewer context switches for us and our neighbours
   const w = new ZbWriter(1, meta, raw);
   await pump(r ? r.payload() : empty(), zlibEngine(plan.zlib), coalesce((b) => w.write(b)));

@@ -120,7 +120,7 @@ function growing(argv: string[], stdio: StdioOptions): [string, string[], StdioO
 
 let perlPath: string | null | undefined;
 /** perl, on Linux (F_SETPIPE_SZ is Linux's), or null. */
-function perl(): string | null {
+export function perl(): string | null {
   if (perlPath === undefined) perlPath = process.platform === 'linux' ? which('perl') : null;
   return perlPath;
 }

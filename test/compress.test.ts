@@ -187,9 +187,9 @@ t.test('missing or failing compressor: one line, exit 1, nothing committed', asy
   t.ok(noEnd(r.stdout), 'no end frame');
 });
 
-t.test('a reader that goes away is an error, not silence (zlib and a child writing directly)', async (t) => {
+t.test('a reader that goes away is an error, not silence (zlib, a child writing directly, a child framed)', async (t) => {
   const d = fixtures(t);
-  for (const cmd of ['zb-compress --gzip -l 1 < random.zb', 'zb-compress --raw --zstd < random.zb']) {
+  for (const cmd of ['zb-compress --gzip -l 1 < random.zb', 'zb-compress --raw --zstd < random.zb', 'zb-compress --zstd < random.zb']) {
     const r = await sh(`${cmd} | head -c 1000 > /dev/null`, { cwd: d });
     t.not(r.code, 0, cmd);
     t.match(r.stderr, /^zb-compress: broken pipe: the next stage stopped reading$/m, cmd);
