@@ -11,7 +11,7 @@ import { openSync, closeSync, fstatSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZbError } from './cli.js';
 import { start, pipes, privateDir, perl } from './proc.js';
-import { encodeHeader, type ZbReader, type Meta } from './stream.js';
+import { encodeHeader, encodeEnd, type ZbReader, type Meta } from './stream.js';
 import { BUF, writeAll } from './io.js';
 
 /**
@@ -41,11 +41,7 @@ export async function throughChild(argv: string[], input: ZbReader | null, meta:
   if (res.message) throw new ZbError(res.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : `write error: ${res.message}`);
   if (childErr) throw childErr;
   if (feedErr) throw new ZbError(`'${argv.join(' ')}' exited before reading all of its input`);
-  if (out) {
-    const end = Buffer.alloc(12);                   // zb-stream(5): length 0, then the payload length
-    end.writeBigUInt64BE(BigInt(res.total!), 4);
-    writeAll(1, end);
-  }
+  if (out) writeAll(1, encodeEnd(res.total!));
 }
 
 /** What a drain did: the payload bytes it framed, or why it stopped. */
@@ -55,9 +51,9 @@ export interface Drained { total?: number; code?: string; message?: string }
 export interface Drain { run(fd: number): Promise<Drained>; end(): void }
 
 /**
- * The drain, made first thing (before the input's header is read) and ended on every way
- * out, whatever f does. perl when it is there: it starts in ~5 ms. Otherwise a worker
- * thread, whose isolate takes 50-110 ms to start; it waits for its fd meanwhile.
+ * The drain, ended on every way out whatever f does: perl when it is there (started by
+ * run(): it takes ~5 ms), else a worker thread, made here, before the input's header is
+ * read, since its isolate takes 50-110 ms to start; it waits for its fd meanwhile.
  */
 export async function withDrain<T>(need: boolean, f: (w: Drain | null) => Promise<T>): Promise<T> {
   const w = !need ? null : perl() ? perlDrain(perl()!) : workerDrain();

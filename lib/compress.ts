@@ -34,7 +34,7 @@ export async function compress(o: CompressOptions): Promise<void> {
 export async function decompress(o: CompressOptions): Promise<void> {
   if (o.level !== undefined) throw new UsageError("'--level' is for compressing, not with '-d'");
   const threads = parseInt10(o.threads, 'thread count', 0, 1024);
-  // the algorithm is in the header: the worker starts on the guess that a program decodes
+  // the algorithm is in the header: a drain is readied on the guess that a program decodes
   await withDrain(!o.raw, async (w) => decompressWith(o, threads, w));
 }
 

@@ -46,6 +46,13 @@ export function encodeHeader(meta: Meta): Buffer {
   return Buffer.concat([h, json]);
 }
 
+/** The end frame: length 0, then the payload length as u64 (zb-stream(5)). */
+export function encodeEnd(total: number): Buffer {
+  const e = Buffer.alloc(12);
+  e.writeBigUInt64BE(BigInt(total), 4);
+  return e;
+}
+
 export function isZfsStream(b: Buffer): boolean {
   if (b.length < 16) return false;
   return b.readBigUInt64LE(8) === ZFS_MAGIC || b.readBigUInt64BE(8) === ZFS_MAGIC;
@@ -194,9 +201,7 @@ export class ZbWriter {
   async end(): Promise<number> {
     if (!this.started) await this.start();
     if (!this.raw) {
-      const e = Buffer.alloc(12);
-      e.writeBigUInt64BE(BigInt(this.total), 4);
-      await this.put([e]);
+      await this.put([encodeEnd(this.total)]);
     }
     return this.total;
   }
