@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
-import { BUF, readFd, writeFd } from './io.js';
+import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
 import { CommittedError, addEntry, alive, datasets, entries, entryName, findEntry, hasGuid, isIncremental, isLegacy, lock, parentOf, metaOf, readMap, referenced, syncDir,
   writeMap, type AnyEntry, type ChunkRef, type Entry } from './map.js';
@@ -21,9 +21,7 @@ const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.[0-9a-f]{8}$/;
 
 function ioError(e: any, what: string): ZbError {
   if (e instanceof ZbError) return e;
-  if (e?.code === 'ENOSPC') return new ZbError('no space left on device');
-  if (e?.code === 'EDQUOT') return new ZbError('disk quota exceeded');
-  return new ZbError(`${what}: ${e?.message ?? e}`);
+  return new ZbError(diskFull(e) ?? `${what}: ${e?.message ?? e}`);
 }
 
 /** DEST/PREFIX; DEST must exist (an unmounted disk must not fill the root filesystem). */
@@ -203,7 +201,8 @@ export async function store(o: StoreOptions): Promise<string> {
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
     await run.discard();
-    if (e?.code === 'ENOSPC' || e?.message === 'no space left on device') throw new ZbError(`no space left on device in '${base}'`);
+    const full = diskFull(e) ?? (e instanceof ZbError && /^(no space left on device|disk quota exceeded)$/.test(e.message) ? e.message : null);
+    if (full) throw new ZbError(`${full} in '${base}'`);
     throw ioError(e, 'cannot store the stream');
   } finally {
     release?.();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ZbError } from './cli.js';
 import { start, pipes, privateDir, perl } from './proc.js';
 import { encodeHeader, encodeEnd, type ZbReader, type Meta } from './stream.js';
-import { BUF, writeAll } from './io.js';
+import { BUF, writeAll, diskFull } from './io.js';
 
 /**
  * Run argv with the payload of `input` (null: empty) on its stdin. Its stdout goes to
@@ -38,14 +38,14 @@ export async function throughChild(argv: string[], input: ZbReader | null, meta:
   const childErr = await c.done.then(() => undefined, (e: ZbError) => childError(e, c.proc.signalCode, err));
   closeSync(err);
   if (inputErr) throw inputErr;
-  if (res.message) throw new ZbError(res.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : `write error: ${res.message}`);
+  if (res.message) throw new ZbError(res.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : diskFull(res) ?? `write error: ${res.message}`);
   if (childErr) throw childErr;
   if (feedErr) throw new ZbError(`'${argv.join(' ')}' exited before reading all of its input`);
   if (out) writeAll(1, encodeEnd(res.total!));
 }
 
 /** What a drain did: the payload bytes it framed, or why it stopped. */
-export interface Drained { total?: number; code?: string; message?: string }
+export interface Drained { total?: number; code?: string; errno?: number; message?: string }
 
 /** Frames the child's output onto fd 1 (zb output only); run() owns the fd from then on. */
 export interface Drain { run(fd: number): Promise<Drained>; end(): void }
@@ -75,8 +75,8 @@ function workerDrain(): Drain {
  * frames, no copy), then prints the total. Our stdout gone: SIGPIPE kills it.
  */
 const FRAME = `my ($n, $t, $b) = (0, 0, ''); for (;;) { my $r = sysread(STDIN, $b, ${BUF} - $n, 4 + $n); ` +
-  `die "read: $!\\n" unless defined $r; $n += $r; if ($n && ($n == ${BUF} || !$r)) { substr($b, 0, 4) = pack('N', $n); ` +
-  `for (my $o = 0; $o < 4 + $n;) { my $w = syswrite(STDOUT, $b, 4 + $n - $o, $o); die "write: $!\\n" unless defined $w; $o += $w } ` +
+  `die "read " . ($!+0) . " $!\\n" unless defined $r; $n += $r; if ($n && ($n == ${BUF} || !$r)) { substr($b, 0, 4) = pack('N', $n); ` +
+  `for (my $o = 0; $o < 4 + $n;) { my $w = syswrite(STDOUT, $b, 4 + $n - $o, $o); die "write " . ($!+0) . " $!\\n" unless defined $w; $o += $w } ` +
   `$t += $n; $n = 0 } last unless $r } print STDERR "total $t\\n"`;
 
 function perlDrain(perlPath: string): Drain {
@@ -87,7 +87,8 @@ function perlDrain(perlPath: string): Drain {
       closeSync(fd);   // perl's alone: if it stops, a child still writing gets SIGPIPE
       try { await c.done; } catch {
         if (c.proc.signalCode === 'SIGPIPE') return { code: 'EPIPE', message: 'EPIPE' };
-        return { message: c.tail().trim().replace(/^write: /, '') || 'the framing perl failed' };
+        const m = /^(?:read|write) (\d+) (.*)$/m.exec(c.tail());   // errno and text, from die
+        return m ? { errno: -Number(m[1]), message: m[2] } : { message: c.tail().trim() || 'the framing perl failed' };
       }
       const m = /total (\d+)\s*$/.exec(c.tail());
       return m ? { total: Number(m[1]) } : { message: 'the framing perl gave no total' };
@@ -157,7 +158,7 @@ function drain(): void {
       }
       parentPort.postMessage({ total });
     } catch (e: any) {
-      parentPort.postMessage({ code: e.code, message: e.message });
+      parentPort.postMessage({ code: e.code, errno: e.errno, message: e.message });
     } finally {
       fs.closeSync(fd);   // a child still writing gets SIGPIPE and stops
     }

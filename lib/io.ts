@@ -5,6 +5,7 @@
 // A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry.
 import { read, write, writev, readSync, writeSync, writevSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { ZbError } from './cli.js';
 
@@ -79,8 +80,18 @@ function readError(e: any): Error {
 }
 function writeError(e: any): Error {
   if (e.code === 'EPIPE') return new ZbError('broken pipe: the next stage stopped reading');
-  if (e.code === 'ENOSPC') return new ZbError('no space left on device');
-  return new ZbError(`write error: ${e.message}`);
+  return new ZbError(diskFull(e) ?? `write error: ${e.message}`);
+}
+
+const EDQUOT = osConstants.errno.EDQUOT;
+/**
+ * A full disk or a quota reached, as one plain line, else null. libuv has no name for
+ * EDQUOT (its code reads 'Unknown system error -122'), so it is told by errno.
+ */
+export function diskFull(e: { code?: string; errno?: number } | null | undefined): string | null {
+  if (e?.code === 'ENOSPC') return 'no space left on device';
+  if (EDQUOT && e?.errno === -EDQUOT) return 'disk quota exceeded';
+  return null;
 }
 
 /** Buffered reader over an fd: exact reads for headers, big reads for payload; blocking

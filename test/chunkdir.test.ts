@@ -100,6 +100,19 @@ t.test('disk full (2M tmpfs): exit 1 "no space left on device", map unchanged, c
   t.ok(Number(df.out.trim()) < 600, 'the space is free again');
 });
 
+t.test('a zfs quota reached (zfs-fuse, quota=2M): "disk quota exceeded", map unchanged, chunks removed', async (t) => {
+  const d = tmp(t), g = gen(d), p = pool(t), dest = join(p.mnt, 'small');
+  await ok(`zfs create -o quota=2M ${p.name}/small`);
+  fill(join(d, 'small.in'), 300_000); fill(join(d, 'big.in'), 3 << 20);
+  await ok(`${g} ${meta('a', '1')} < ${d}/small.in | zb-chunk-dir --dest ${dest} --prefix P --chunk-size 1M`);
+  const before = readFileSync(join(dest, 'P/map.json')), files = chunkFiles(join(dest, 'P'));
+  const r = await sh(`${g} ${meta('b', '2')} < ${d}/big.in | zb-chunk-dir --dest ${dest} --prefix P --chunk-size 1M`);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^zb-chunk-dir: disk quota exceeded in '.*\/P'$/m);
+  t.same(readFileSync(join(dest, 'P/map.json')), before, 'map unchanged');
+  t.same(chunkFiles(join(dest, 'P')), files, 'chunks of the failed run removed');
+});
+
 t.test('two writers at once both commit; the map holds both entries', async (t) => {
   const d = tmp(t), g = gen(d);
   fill(join(d, 'in'), 4 << 20);

@@ -154,6 +154,23 @@ t.test('no usable TMPDIR: one line naming it, exit 1, no output (zb-compress wit
   t.equal((await sh(`zfs list ${p.name}/copy/data`)).code, 1, 'nothing received');
 });
 
+t.test('a zfs quota reached: one line, exit 1, no end frame (perl framing, the worker without perl, zlib)', async (t) => {
+  const d = fixtures(t), p = pool(t), bin = join(d, 'noperl');
+  mkdirSync(bin);
+  for (const c of ['node', 'zstd', 'mkfifo', 'bash', 'sh']) symlinkSync((await ok(`command -v ${c}`)).out.trim(), join(bin, c));
+  const runs: [string, string, Record<string, string>][] = [
+    ['perl', 'zb-compress --zstd', {}], ['worker', 'zb-compress --zstd', { PATH: `${BIN}:${bin}` }],
+    ['zlib', 'zb-compress --gzip -l 1', {}]];
+  for (const [name, cmd, env] of runs) {
+    await ok(`zfs create -o quota=512K ${p.name}/${name}`);
+    const out = join(p.mnt, name, 'out.zb');
+    const r = await sh(`${cmd} < random.zb > ${out}`, { cwd: d, env });
+    t.equal(r.code, 1, `${name}: exit 1`);
+    t.equal(r.stderr, 'zb-compress: disk quota exceeded\n', `${name}: one line`);
+    t.ok(noEnd(readFileSync(out)), `${name}: no end frame`);
+  }
+});
+
 t.test('corrupt compressed data: exit 1 with the decompressor\'s stderr tail, no end frame', async (t) => {
   const d = fixtures(t);
   const c = zbParse((await ok(`zb-compress --zstd < random.zb`, { cwd: d })).stdout);
