@@ -8,6 +8,7 @@ import { ZbError } from './cli.js';
 import { runPipeline, describeFailure, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
+import { needsForce } from './target.js';
 
 export interface CompressOptions { alg: 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz'; level?: string }
 export interface EncryptOptions { passwordFile?: string; cipher?: string; recipients?: string[]; recipientsFile?: string; identity?: string }
@@ -16,8 +17,12 @@ export interface BackupOptions {
   recursive?: boolean;
   compress?: CompressOptions;
   encrypt?: EncryptOptions;
+  /** let a receive destroy what is on the target (zfs receive -F) even where that loses data */
+  force?: boolean;
   verbose?: boolean;
   progress?: boolean;
+  /** nothing on stderr on success: no progress, no warnings */
+  quiet?: boolean;
   log?: (line: string) => void;
 }
 
@@ -44,12 +49,12 @@ export class ZFSBackup {
   }
 
   /** The stages after zb-send (and the filters) that store one step. */
-  protected async sinkStages(_step: Step, full: boolean): Promise<Stage[]> {
-    // a full stream into an existing dataset without snapshots (say, one made by hand) needs -F;
-    // plan() has refused the case where -F would destroy snapshots
-    // and an incremental is received with -F: plan() made sure the rollback only undoes
-    // changes made on the target since the common snapshot, never a snapshot
-    const args = !full || (await z.exists(this.target)) ? ['-F'] : [];
+  protected async sinkStages(step: Step, _full: boolean): Promise<Stage[]> {
+    const src = new Set((await z.snapshots(this.dataset, { recursive: this.opts.recursive })).map(s => s.guid));
+    // -F only where it loses nothing (target.ts), or with --force
+    const force = await needsForce({ target: this.target, base: step.base?.snap, recursive: this.opts.recursive,
+      keep: (s) => src.has(s.guid), force: this.opts.force });
+    const args = force ? ['-F'] : [];
     // where zfs can, keep a cut receive resumable: the next run goes on from where it stopped
     if ((await z.caps()).resume) args.push('-s');
     return [stage('zb-recv', [...args, this.target])];
@@ -72,22 +77,27 @@ export class ZFSBackup {
     if (last < 0) throw new ZbError(`snapshot '${this.dataset}@${name}' does not exist`);
     const upto = src.slice(0, last + 1);
     const have = await this.targetSnapshots();
-    if (o.forceFull && have.length && !this.allowsUnrelatedFull())
-      throw new ZbError(`target '${this.target}' has snapshots; a full copy would need them destroyed, which zfsbackup never does: destroy them yourself (zfs destroy -r ${this.target}) or choose another --dest`);
-    const base = o.forceFull ? undefined : z.commonBase(upto, have);
-    if (!base && have.length && !this.allowsUnrelatedFull()) {
+    const mine = !this.allowsUnrelatedFull();   // a dataset: a full into it replaces what it holds
+    if (o.forceFull) {
+      // zfs receives a full stream over a dataset's snapshots with no flag (not even -F)
+      if (mine && have.length)
+        throw new ZbError(`target '${this.target}' has snapshots; a full stream would need them destroyed, which zfsbackup leaves to you: choose another --dest, or destroy them (zfs destroy -r ${this.target}) and run again`);
+      return [{ snapshot: upto[last] }];
+    }
+    const base = z.commonBase(upto, have);
+    if (!base && have.length && mine) {
       const clash = z.nameClashes(upto, have);
       throw new ZbError(clash.length
-        ? `target '${this.target}' has snapshot '${clash[0]}' with the source's name but another guid: it is not the same snapshot; use --full to replace the target with a full copy`
-        : `target '${this.target}' has snapshots but none in common with '${this.dataset}': use --full to replace it with a full copy`);
+        ? `target '${this.target}' has snapshot '${clash[0]}' with the source's name but another guid: it is not the same snapshot; choose another --dest (a full copy over it would need its snapshots destroyed, which zfsbackup leaves to you)`
+        : `target '${this.target}' has snapshots but none in common with '${this.dataset}': choose another --dest (a full copy over it would need its snapshots destroyed, which zfsbackup leaves to you)`);
     }
-    if (base && !this.allowsUnrelatedFull()) {
-      // receive -F rolls the target back to the base (undoing atime updates and the mountpoint
-      // directories of received children); it must never destroy snapshots the source lacks
+    if (base && mine && !this.opts.force) {
+      // receive -F would destroy the target's snapshots that the source lacks (target.ts
+      // checks the same before each receive; here it is said before anything is sent)
       const tb = have.findIndex(s => s.guid === base.guid);
       const newer = have.slice(tb + 1).filter(t => !src.some(s => s.guid === t.guid));
       if (newer.length)
-        throw new ZbError(`target '${this.target}' has snapshots newer than the common one '${base.snap}' that the source lacks (${newer.map(s => s.snap).join(', ')}): zfsbackup will not destroy them; destroy them yourself or choose another --dest`);
+        throw new ZbError(`target '${this.target}' has snapshots newer than the common one '${base.snap}' that the source lacks (${newer.map(s => s.snap).join(', ')}): receiving would destroy them; destroy them yourself, choose another --dest, or add --force`);
     }
     if (base && base.guid === src[last].guid) return [];
     const startAt = base ? upto.indexOf(base) : 0;
@@ -162,8 +172,11 @@ export class ZFSBackup {
     }
   }
 
-  /** The seed's list operation: what the target holds. */
-  async list(): Promise<z.Snapshot[]> { return this.targetSnapshots(); }
+  /** The seed's list operation: what the target holds (a target that is not there is an error). */
+  async list(): Promise<z.Snapshot[]> {
+    if (!(await z.exists(this.target))) throw new ZbError(`target '${this.target}' does not exist: nothing of '${this.dataset}' is backed up in '${this.dest}'`);
+    return z.snapshots(this.target);
+  }
 }
 
 function doneBytes(file: string): number | undefined {

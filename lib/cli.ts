@@ -79,9 +79,9 @@ export function run(main: (argv: string[]) => Promise<number | void>, help: stri
     process.exitCode = status;
   };
   if (argv.includes('--help') && !argv.slice(0, argv.indexOf('--help')).includes('--')) {
-    process.stdout.write(help.replace(/^\n/, '').replace(/\$0/g, prog)); return;
+    stdoutErrors(); process.stdout.write(help.replace(/^\n/, '').replace(/\$0/g, prog)); return;
   }
-  if (argv[0] === '--version') { process.stdout.write(`${prog} ${version()}\n`); return; }
+  if (argv[0] === '--version') { stdoutErrors(); process.stdout.write(`${prog} ${version()}\n`); return; }
   // a main whose promise never settles must not look like success
   let settled = false;
   process.on('beforeExit', () => {
@@ -90,6 +90,17 @@ export function run(main: (argv: string[]) => Promise<number | void>, help: stri
   Promise.resolve().then(() => main(argv)).then(
     (code) => { settled = true; if (typeof code === 'number') process.exitCode = code; },
     (e) => { settled = true; onError(e); });
+}
+
+/** Text written through process.stdout (help, tables; the data path writes fd 1 itself and
+ *  must not make process.stdout, which turns a pipe non-blocking): a reader that stops early
+ *  (`--help | head -1`, `zb-list | head`) is one line and exit 1, not a stack trace. */
+export function stdoutErrors(): void {
+  if (process.stdout.listenerCount('error')) return;
+  process.stdout.on('error', (e: any) => {
+    process.stderr.write(`${prog}: ${e.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : e.message}\n`);
+    process.exit(1);
+  });
 }
 
 /** Exit the way a signal would be reported by a shell: 128+n. */

@@ -1,15 +1,12 @@
 // zb-list for a local pool: snapshots with guid, createtxg, creation.
 import { snapshots, type Snapshot } from './zfs.js';
-import { prog } from './cli.js';
+import { stdoutErrors } from './cli.js';
 
 export interface Row { [k: string]: string | number | boolean | null }
 
 /** Print rows as an aligned table with a header, tab-separated (-H), or JSON. */
 export function printRows(rows: Row[], cols: string[], how: { H?: boolean; json?: boolean }): void {
-  process.stdout.once('error', (e: any) => {   // zb-list | head: say so, as every stage does
-    process.stderr.write(`${prog}: ${e.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : e.message}\n`);
-    process.exit(1);
-  });
+  stdoutErrors();
   if (how.json) { process.stdout.write(JSON.stringify(rows, null, 2) + '\n'); return; }
   const cell = (v: unknown) => v === null || v === undefined ? '-' : String(v);
   if (how.H) { for (const r of rows) process.stdout.write(cols.map(c => cell(r[c])).join('\t') + '\n'); return; }

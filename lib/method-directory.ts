@@ -10,9 +10,10 @@ import { runPipeline, describeFailure, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from './map.js';
-import { source, storeDir, verifyStore } from './chunkdir.js';
+import { chainProblem, source, storeDir, verifyStore } from './chunkdir.js';
+import { needsForce } from './target.js';
 import { detectMd, type LegacyMd } from './legacy.js';
-import { readPassphraseFile } from './secret.js';
+import { readPassphraseFile, readSecretFile } from './secret.js';
 import { parseSize } from './size.js';
 import type { Method } from './methods.js';
 
@@ -31,19 +32,26 @@ export class ZFSBackupDirectory extends ZFSBackup {
   protected async prepare(): Promise<void> { storeDir(this.dest, this.prefix); }
   filterStages(): Stage[] { return filterStages(this.opts); }
 
-  /** What the map holds for this dataset, as snapshots (only entries with a guid can be a base). */
+  /** What the map holds for this dataset that can be a base: entries with a guid whose whole
+   *  chain is present (every chunk there, with its recorded size). A broken chain is said
+   *  (even with -q: the store is damaged) and what the source still has is stored again. */
   async targetSnapshots(): Promise<z.Snapshot[]> {
-    storeDir(this.dest, this.prefix);
-    return (await this.list()).filter(s => s.guid !== '-');
+    const doc = readMap(storeDir(this.dest, this.prefix));
+    const ok: z.Snapshot[] = [];
+    for (const e of entries(doc, this.dataset)) {
+      if (isLegacy(e) || !e.guid) continue;
+      const bad = chainProblem(this.dest, this.prefix, doc, this.dataset, e);
+      if (bad) this.log(`the stored chain of ${this.dataset}@${e.name} is broken (${bad}): it cannot be a base; storing again what the source still has`);
+      else ok.push(asSnapshot(this.dataset, e));
+    }
+    return ok;
   }
 
   /** The list operation: every stored snapshot, the original tool's too (no guid). */
   async list(): Promise<z.Snapshot[]> {
-    storeDir(this.dest, this.prefix);
-    return entries(readMap(this.base), this.dataset).map(e => isLegacy(e)
-      ? { name: `${this.dataset}@${e.Name}`, dataset: this.dataset, snap: e.Name, guid: '-', createtxg: 0n, creation: e.CreationTime ?? 0 }
-      : { name: `${this.dataset}@${e.name}`, dataset: this.dataset, snap: e.name, guid: e.guid || '-',
-        createtxg: BigInt(e.createtxg && /^\d+$/.test(e.createtxg) ? e.createtxg : 0), creation: e.creation ?? 0 });
+    const doc = readMap(storeDir(this.dest, this.prefix));
+    findEntry(doc, this.dataset);   // a dataset the store does not hold is an error, not an empty list
+    return entries(doc, this.dataset).map(e => asSnapshot(this.dataset, e));
   }
 
   protected async sinkStages(_step: Step): Promise<Stage[]> {
@@ -81,39 +89,60 @@ export class ZFSBackupDirectory extends ZFSBackup {
     return md;
   }
 
-  /** restore --to DS [--snapshot S]: the chain from the newest full up to S, replayed in order. */
+  /** restore --to DS [--snapshot S]: the chain from the newest full up to S, replayed in order.
+   *  Everything is checked before anything is received: every chunk of the chain present with
+   *  its size, the keys, and what the target holds (target.ts: nothing there is destroyed
+   *  unless --force). A failure on the way says what the target was left holding. */
   async restore(m: Opts, c: Opts): Promise<number> {
     const to: string | undefined = m.to;
     if (!to) throw new UsageError('restore needs --to POOL/DATASET');
-    storeDir(this.dest, this.prefix);
-    const doc = readMap(this.base);
+    const doc = readMap(storeDir(this.dest, this.prefix));
     const snap = m.snapshot ?? (String(c.dataset ?? c.snapshot ?? c.pool ?? '').split('@')[1] || undefined);
-    const chain = restoreChain(doc, this.dataset, findEntry(doc, this.dataset, snap));
+    const last = findEntry(doc, this.dataset, snap);
+    const chain = restoreChain(doc, this.dataset, last);
+    const label = (e: AnyEntry) => `${this.dataset}@${entryName(e)}`;
+    const bad = chainProblem(this.dest, this.prefix, doc, this.dataset, last);
+    if (bad) throw new ZbError(`cannot restore ${label(last)}: ${bad}; nothing was received`);
+    const inChain = (s: z.Snapshot) => chain.some(e => holds(s, e));
     const there = (await z.exists(to)) ? await z.snapshots(to) : [];
-    // continue after the newest chain member the target already has (guid; name for the original's entries)
+    // continue after the newest chain member the target already has
     let from = 0;
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const e = chain[i];
-      if (there.some(s => isLegacy(e) ? s.snap === e.Name : s.guid === e.guid)) { from = i + 1; break; }
+    for (let i = chain.length - 1; i >= 0; i--) if (there.some(s => holds(s, chain[i]))) { from = i + 1; break; }
+    const force = !!this.opts.force;
+    if (from === 0 && there.length)   // zfs receives no full stream over snapshots, even with -F
+      throw new ZbError(`'${to}' exists with snapshots, none of them in the chain of ${label(last)}: restore into a new dataset (a full stream over it would need its snapshots destroyed, which zfsbackup leaves to you)`);
+    if (from > 0 && !force) {
+      const outside = there.slice(there.findIndex(s => holds(s, chain[from - 1])) + 1).filter(s => !inChain(s));
+      if (outside.length)
+        throw new ZbError(`'${to}' has ${outside.map(s => `'${s.snap}'`).join(', ')} after '${entryName(chain[from - 1])}', which the chain of ${label(last)} does not hold: restoring would destroy ${outside.length > 1 ? 'them' : 'it'}; restore into a new dataset, or add --force`);
     }
-    if (from === 0 && there.length) throw new ZbError(`'${to}' exists with snapshots, none of them in the chain to restore: restore into a new dataset`);
-    if (from === chain.length) { if (this.opts.verbose) this.log(`'${to}' already has ${this.dataset}@${entryName(chain.at(-1)!)}`); return 0; }
-    const parent = to.split('/').slice(0, -1).join('/');
-    if (parent.includes('/') && !(await z.exists(parent))) await z.createParents(parent);
-    for (const [i, e] of chain.entries()) {
-      if (i < from) continue;
+    if (from === chain.length) { if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`); return 0; }
+    // every stage of every step built (and every key read) before the first receive
+    if (chain.slice(from).some(e => source(this.dest, this.prefix, this.dataset, e).meta.filters.some(f => f.kind === 'encrypt'))) {
+      if (c['password-file']) readPassphraseFile(c['password-file']);
+      for (const i of m.identity ?? []) readSecretFile(i, 'identity file');
+    }
+    const steps = chain.map((e, i) => {
+      if (i < from) return undefined;
       const md = isLegacy(e) ? this.legacyMd(e, m, c) : undefined;
       const { meta } = source(this.dest, this.prefix, this.dataset, e, md);
       const read = ['-d', '--dest', this.dest, '--prefix', this.prefix, ...(md ? ['--legacy-md', md] : [])];
       read.push(...(isLegacy(e) ? [`${this.dataset}@${e.Name}`] : ['--guid', e.guid, this.dataset]));
-      // -F as the original's zfs receive -F: an incremental first rolls the target back to its
-      // latest snapshot (a mounted copy changes by merely being read); a full one needs it
-      // only for an existing dataset without snapshots (refused above when it has some)
-      const force = i > 0 || (await z.exists(to));
-      const stages = [stage('zb-chunk-dir', read), ...this.undoStages(e, meta, m, c), stage('zb-recv', [...(force ? ['-F'] : []), to])];
-      if (this.opts.verbose) this.log(`restoring ${this.dataset}@${entryName(e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
+      return { e, read, undo: this.undoStages(e, meta, m, c) };
+    });
+    const parent = to.split('/').slice(0, -1).join('/');
+    if (parent.includes('/') && !(await z.exists(parent))) await z.createParents(parent);
+    const done: string[] = [], names = new Set(chain.map(entryName));   // -R: children's snapshots by name
+    for (const [i, s] of steps.entries()) {
+      if (!s) continue;
+      const prev = i > 0 ? chain[i - 1] : undefined;
+      const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: !!(s.e as any).recursive || !!(s.e as any).Recursive,
+        keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
+      const stages = [stage('zb-chunk-dir', s.read), ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
+      if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
       const r = await runPipeline(stages, { stdout: 'ignore' });
-      if (!r.ok) throw new ZbError(`restore of ${this.dataset}@${entryName(e)}: ${describeFailure(r, stages.length)}`, r.status);
+      if (!r.ok) throw new ZbError(`restore of ${label(s.e)}: ${describeFailure(r, stages.length)}${left(to, done)}`, r.status);
+      done.push(entryName(s.e));
     }
     return 0;
   }
@@ -127,6 +156,23 @@ export class ZFSBackupDirectory extends ZFSBackup {
     process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes of '${this.dataset}': no problems\n`);
     return 0;
   }
+}
+
+/** A map entry as a snapshot (the original tool's have no guid: '-'). */
+function asSnapshot(dataset: string, e: AnyEntry): z.Snapshot {
+  return isLegacy(e)
+    ? { name: `${dataset}@${e.Name}`, dataset, snap: e.Name, guid: '-', createtxg: 0n, creation: e.CreationTime ?? 0 }
+    : { name: `${dataset}@${e.name}`, dataset, snap: e.name, guid: e.guid || '-',
+      createtxg: BigInt(e.createtxg && /^\d+$/.test(e.createtxg) ? e.createtxg : 0), creation: e.creation ?? 0 };
+}
+
+/** Whether target snapshot s is the stored entry e (by guid; by name for the original's entries). */
+const holds = (s: z.Snapshot, e: AnyEntry) => isLegacy(e) ? s.snap === e.Name : s.guid === e.guid;
+
+/** What a restore stopped on the way left on the target, for its error message. */
+function left(to: string, done: string[]): string {
+  return done.length ? `; '${to}' holds what this run restored up to '${done.at(-1)}' (${done.join(', ')}): the same restore goes on from there`
+    : `; nothing was received into '${to}' by this run`;
 }
 
 export const directoryMethod: Method = {

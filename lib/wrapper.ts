@@ -7,8 +7,8 @@ import type { BackupOptions, CompressOptions } from './backup.js';
 export const common = {
   string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'iterate-incrementals', 'progress', 'quiet'],
-  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet' },
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
+  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
 };
 
 export async function main(argv: string[]): Promise<number | void> {
@@ -18,9 +18,13 @@ export async function main(argv: string[]): Promise<number | void> {
   const c = parseArgs(argv.slice(0, at), common);
   if (c._.length) throw new UsageError(`unexpected '${c._[0]}' before the method`);
   const name = argv[at], method = methods[name];
-  const m = parseArgs(argv.slice(at + 1), method.spec);
+  // --operation may follow the method too (the seed's examples put it either side)
+  const m = parseArgs(argv.slice(at + 1), { ...method.spec, string: [...(method.spec.string ?? []), 'operation'] });
   if (c.debug) process.env.ZB_DEBUG = '1';
-  const op = m._[0] ?? c.operation ?? 'backup';
+  if (c.operation !== undefined && m.operation !== undefined) throw new UsageError("option '--operation' given more than once");
+  const op = m._[0] ?? m.operation ?? c.operation ?? 'backup';
+  if (m._[0] !== undefined && (m.operation ?? c.operation) !== undefined && m._[0] !== (m.operation ?? c.operation))
+    throw new UsageError(`operation '${m._[0]}' and --operation '${m.operation ?? c.operation}' differ`);
   if (m._.length > 1) throw new UsageError(`too many operands: ${m._.slice(1).join(' ')}`);
   if (!method.operations.includes(op)) throw new UsageError(`the ${name} method has no operation '${op}' (it has: ${method.operations.join(', ')})`);
   const given = [c.dataset, c.pool, c.snapshot].filter(Boolean);
@@ -46,7 +50,8 @@ export async function main(argv: string[]): Promise<number | void> {
 }
 
 function options(c: Opts, method: string): BackupOptions {
-  const o: BackupOptions = { recursive: c.recursive, verbose: c.verbose, progress: c.progress || (!!process.stderr.isTTY && !c.quiet) };
+  const o: BackupOptions = { recursive: c.recursive, force: c.force, verbose: c.verbose, quiet: c.quiet,
+    progress: !c.quiet && (c.progress || !!process.stderr.isTTY) };
   if (c.compressed || c.pigz || c.compress) {
     const alg = (c.compress ?? (c.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];
     if (!['gzip', 'pigz', 'zstd', 'lz4', 'xz'].includes(alg)) throw new UsageError(`unknown compression '${alg}' (gzip, pigz, zstd, lz4, xz)`);

@@ -90,13 +90,13 @@ export function zfsError(args: string[], stderr: string, code = 1, errno?: strin
   if ((m = /could not send ([^:]+): does not exist/.exec(s)))
     return new NoDatasetError(`snapshot '${m[1]}' does not exist`);
   if ((m = /destination '?([^' ]+)'? exists.*must specify -F/.exec(s)))
-    return new ZfsError(`target '${m[1]}' already exists and has no snapshot in common with the source: receive a full stream with -F (this replaces it) or choose another target`);
+    return new ZfsError(`target '${m[1]}' already exists and has no snapshot in common with the source: choose another target, or replace it (zfsbackup --force, zb-recv -F: its content is lost)`);
   if ((m = /destination (\S+) has been modified since most recent snapshot/.exec(s)))
-    return new ZfsError(`target '${m[1]}' was changed since its latest snapshot: roll it back (zfs rollback) or receive with -F`);
+    return new ZfsError(`target '${m[1]}' was changed since its latest snapshot (even reading a mounted copy changes it): receiving would roll that back; snapshot it or roll it back yourself (zfs rollback), or discard the change (zfsbackup --force, zb-recv -F)`);
   if (/most recent snapshot of (\S+) does not match incremental source/.exec(s))
     return new ZfsError(`the target's latest snapshot is not the incremental base: ${s}`);
   if (/destination has snapshots/.test(s))
-    return new ZfsError(`target has snapshots and the stream is a full one: receive with -F to replace it, or send an incremental (${s})`);
+    return new ZfsError(`target has snapshots and the stream is a full one: send an incremental, or replace the target (zfsbackup --force, zb-recv -F: its snapshots are destroyed) (${s})`);
   if (/not an earlier snapshot from the same fs/.test(s))
     return new ZfsError(`the incremental base is not an earlier snapshot of the same dataset (${s})`);
   if (/out of space|no space left/i.test(s)) return new ZfsError(`target pool is out of space (${s})`);
@@ -237,6 +237,67 @@ export async function resumeToken(ds: string): Promise<string | null> {
   if (!c.resume) return null;
   const v = (await zfs(['get', '-H', '-o', 'value', 'receive_resume_token', ds]).catch(() => '-')).trim();
   return v && v !== '-' ? v : null;
+}
+
+/** A filesystem of a target tree, with where it is mounted (null: not mounted). */
+export interface Mounted { name: string; mountpoint: string | null }
+
+/** ds and its descendant filesystems (parents first), with their mountpoints when mounted. */
+export async function filesystems(ds: string): Promise<Mounted[]> {
+  const out = await zfs(['list', '-H', '-o', 'name,mounted,mountpoint', '-t', 'filesystem', '-r', ds]);
+  return out.split('\n').filter(Boolean).map((l) => {
+    const f = l.split('\t');
+    if (f.length !== 3) throw new ZfsError(`unexpected output from 'zfs list': ${JSON.stringify(l)}`);
+    return { name: f[0], mountpoint: f[1] === 'yes' && f[2].startsWith('/') ? f[2] : null };
+  }).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Bytes written to ds since its latest snapshot (the `written` property), or null where zfs
+ *  has no such property (zfs-fuse, pool version 23). */
+export async function written(ds: string): Promise<number | null> {
+  const r = await capture(['get', '-Hp', '-o', 'value', 'written', ds]);
+  if (r.code === 0) return Number(r.stdout.trim());
+  if (/bad property list|invalid property/.test(r.stderr)) return null;
+  throw zfsError(['get', 'written', ds], r.stderr, r.code, r.errno);
+}
+
+/** The name zfsbackup gives the snapshots and clones it makes to compare a target with its
+ *  snapshot (on zfs-fuse, which has no .zfs directory): POOL/zfsbackup-check-PID-N and
+ *  DS@zfsbackup-check-PID-N. A name of this shape with a dead pid is a leftover of ours. */
+export const CHECK = 'zfsbackup-check-';
+const CHECK_RE = new RegExp(`^[^/@]+(/[^@]+)?@${CHECK}(\\d+)-\\d+$|^[^/@]+/${CHECK}(\\d+)-\\d+$`);
+let checkSeq = 0;
+
+/** The pid in a check snapshot's or clone's name, or undefined for any other name. */
+export function checkPid(name: string): number | undefined {
+  const m = CHECK_RE.exec(name);
+  return m ? Number(m[2] ?? m[3]) : undefined;
+}
+
+/** Snapshot ds as DS@zfsbackup-check-PID-N (what it holds now, without reading its mount). */
+export async function checkSnapshot(ds: string): Promise<string> {
+  const name = `${ds}@${CHECK}${process.pid}-${checkSeq++}`;
+  await zfs(['snapshot', name]);
+  return name;
+}
+
+/** Clone snap as POOL/zfsbackup-check-PID-N, read-only, mounted at mnt. */
+export async function checkClone(snap: string, mnt: string): Promise<string> {
+  const name = `${snap.split(/[/@]/)[0]}/${CHECK}${process.pid}-${checkSeq++}`;
+  await zfs(['clone', '-o', 'readonly=on', '-o', `mountpoint=${mnt}`, snap, name]);
+  return name;
+}
+
+/** Destroy a snapshot or clone made by checkSnapshot/checkClone, and nothing else (the name
+ *  is checked). zfs-fuse says "dataset is busy" for a moment after a mount: retry a while. */
+export async function destroyCheck(name: string): Promise<void> {
+  if (checkPid(name) === undefined) throw new ZbError(`internal error: '${name}' is not a check snapshot or clone`);
+  for (let i = 0; ; i++) {
+    const r = await capture(['destroy', name]);
+    if (r.code === 0 || /does not exist/.test(r.stderr)) return;
+    if (i >= 50 || !/busy/.test(r.stderr)) throw zfsError(['destroy', name], r.stderr, r.code, r.errno);
+    await new Promise((res) => setTimeout(res, 200));
+  }
 }
 
 /** Split "pool/ds@snap" / "pool/ds#bm" / "pool/ds". */

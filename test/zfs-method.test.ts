@@ -55,9 +55,13 @@ t.test('a target snapshot with the same name but another guid is never a base', 
   t.same((await snaps(`${q.name}/copy/data`)).map(s => s[0].split('@')[1]), ['a'], 'target untouched');
   const f = await sh(`zfsbackup --full --dataset ${p.name}/data zfs --dest ${q.name}/copy`);
   t.equal(f.code, 1, '--full never destroys target snapshots');
-  t.match(f.stderr, /never does/);
+  t.match(f.stderr, /^zfsbackup: target '.*\/copy\/data' has snapshots; a full stream would need them destroyed, which zfsbackup leaves to you/);
+  t.same((await snaps(`${q.name}/copy/data`)).map(s => s[0].split('@')[1]), ['a'], 'target untouched by --full');
   await ok(`zfsbackup --full --dataset ${p.name}/data zfs --dest ${q.name}/fresh`);
-  t.same((await snaps(`${q.name}/fresh/data`)).map(s => s[1]), (await snaps(`${p.name}/data`)).map(s => s[1]), 'full copy with the right guids');
+  t.same((await snaps(`${q.name}/fresh/data`)).map(s => s[1]), (await snaps(`${p.name}/data`)).slice(-1).map(s => s[1]), '--full: one full stream of the latest snapshot, with its guid');
+  const ff = await sh(`zfsbackup --full --force --dataset ${p.name}/data zfs --dest ${q.name}/copy`);
+  t.equal(ff.code, 1, '--force does not make zfsbackup destroy snapshots for a full stream');
+  t.same((await snaps(`${q.name}/copy/data`)).map(s => s[0].split('@')[1]), ['a'], 'target untouched by --full --force');
 });
 
 t.test('-R: every child arrives with its snapshots', async (t) => {
