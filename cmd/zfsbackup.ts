@@ -19,12 +19,18 @@ Common options:
   -E, --encrypted         encrypt: age with --password-file=FILE (scrypt), or
                           --recipient=age1... / --recipients-file=FILE;
                           --cipher=C for the original's openssl enc format
-      --full              send a full stream even when an incremental is possible
+      --full              send one full stream of the snapshot, even when an
+                          incremental is possible
+  -F, --force             let a receive destroy what is on the target (files in
+                          a dataset without snapshots, changes since the common
+                          snapshot, with -R snapshots the source lacks);
+                          without it such a run is refused and says why
       --no-iterate-incrementals
                           one zfs send -I instead of one send per snapshot
       --progress          a progress line on stderr (default on a terminal)
   -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
-  -q, --quiet             no progress, no warnings
+  -q, --quiet             nothing on stderr on success (a damaged store is still
+                          said)
       --debug             stack traces on errors
       --help, --version
 

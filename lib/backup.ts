@@ -8,7 +8,7 @@ import { ZbError } from './cli.js';
 import { runPipeline, describeFailure, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
-import { needsForce } from './target.js';
+import { needsForce, targetSnapshots } from './target.js';
 
 export interface CompressOptions { alg: 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz'; level?: string }
 export interface EncryptOptions { passwordFile?: string; cipher?: string; recipients?: string[]; recipientsFile?: string; identity?: string }
@@ -45,7 +45,7 @@ export class ZFSBackup {
 
   /** Snapshots the target holds (identity = guid). */
   async targetSnapshots(): Promise<z.Snapshot[]> {
-    return (await z.exists(this.target)) ? z.snapshots(this.target) : [];
+    return targetSnapshots(this.target);
   }
 
   /** The stages after zb-send (and the filters) that store one step. */

@@ -95,8 +95,10 @@ export function run(main: (argv: string[]) => Promise<number | void>, help: stri
 /** Text written through process.stdout (help, tables; the data path writes fd 1 itself and
  *  must not make process.stdout, which turns a pipe non-blocking): a reader that stops early
  *  (`--help | head -1`, `zb-list | head`) is one line and exit 1, not a stack trace. */
+let watching = false;
 export function stdoutErrors(): void {
-  if (process.stdout.listenerCount('error')) return;
+  if (watching) return;
+  watching = true;
   process.stdout.on('error', (e: any) => {
     process.stderr.write(`${prog}: ${e.code === 'EPIPE' ? 'broken pipe: the next stage stopped reading' : e.message}\n`);
     process.exit(1);

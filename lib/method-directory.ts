@@ -11,7 +11,7 @@ import { stage } from './bin.js';
 import * as z from './zfs.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from './map.js';
 import { chainProblem, source, storeDir, verifyStore } from './chunkdir.js';
-import { needsForce } from './target.js';
+import { needsForce, targetSnapshots } from './target.js';
 import { detectMd, type LegacyMd } from './legacy.js';
 import { readPassphraseFile, readSecretFile } from './secret.js';
 import { parseSize } from './size.js';
@@ -104,7 +104,7 @@ export class ZFSBackupDirectory extends ZFSBackup {
     const bad = chainProblem(this.dest, this.prefix, doc, this.dataset, last);
     if (bad) throw new ZbError(`cannot restore ${label(last)}: ${bad}; nothing was received`);
     const inChain = (s: z.Snapshot) => chain.some(e => holds(s, e));
-    const there = (await z.exists(to)) ? await z.snapshots(to) : [];
+    const there = await targetSnapshots(to);
     // continue after the newest chain member the target already has
     let from = 0;
     for (let i = chain.length - 1; i >= 0; i--) if (there.some(s => holds(s, chain[i]))) { from = i + 1; break; }

@@ -29,7 +29,7 @@ export async function needsForce(c: ReceiveCheck): Promise<boolean> {
   if (!(await z.exists(c.target))) return false;
   if (c.force) return true;
   const fss = await z.filesystems(c.target);
-  const snaps = await ourLeftoversRemoved(await z.snapshots(c.target, { recursive: true }));
+  const snaps = await withoutChecks(await z.snapshots(c.target, { recursive: true }));
   const t = `'${c.target}'`;
   if (c.base === undefined) {
     if (snaps.length) throw new WouldDestroy(`target ${t} has snapshots (${names(snaps.map(s => s.name))}) and the stream is a full one: choose a new dataset (zfs receives a full stream over snapshots only once they are destroyed, which zfsbackup leaves to you)`);
@@ -83,8 +83,13 @@ async function changedSince(f: z.Mounted, snap: string, all: z.Mounted[]): Promi
   }
 }
 
-/** The target's snapshots less our own comparison snapshots; those of a run that was killed are destroyed. */
-async function ourLeftoversRemoved(snaps: z.Snapshot[]): Promise<z.Snapshot[]> {
+/** The snapshots of a dataset that exists (else none), less our comparison snapshots. */
+export async function targetSnapshots(ds: string): Promise<z.Snapshot[]> {
+  return (await z.exists(ds)) ? withoutChecks(await z.snapshots(ds)) : [];
+}
+
+/** Snapshots less our own comparison snapshots; those of a run that was killed are destroyed. */
+async function withoutChecks(snaps: z.Snapshot[]): Promise<z.Snapshot[]> {
   const keep: z.Snapshot[] = [];
   for (const s of snaps) {
     const pid = z.checkPid(s.name);
