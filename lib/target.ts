@@ -27,6 +27,8 @@ const FORCE = 'add --force to';
 /** Whether the receive needs -F. Throws WouldDestroy when -F (or the receive) would lose data. */
 export async function needsForce(c: ReceiveCheck): Promise<boolean> {
   if (!(await z.exists(c.target))) return false;
+  const token = await z.resumeToken(c.target);
+  if (token) throw new WouldDestroy(`target '${c.target}' holds a partial receive (receive_resume_token is set): finish it with the backup that started it, or discard it yourself (zfs receive -A ${c.target})`);
   if (c.force) return true;
   const fss = await z.filesystems(c.target);
   const snaps = await withoutChecks(await z.snapshots(c.target, { recursive: true }));
