@@ -11,7 +11,7 @@ import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
 import { CommittedError, addEntry, alive, datasets, entries, entryName, findEntry, hasGuid, isIncremental, isLegacy, lock, parentOf, metaOf, readMap, referenced, syncDir,
-  writeMap, type AnyEntry, type ChunkRef, type Entry } from './map.js';
+  writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
 import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
 
 const fsync = promisify(fsyncCb);
@@ -237,12 +237,42 @@ async function hashFile(path: string, each?: (b: Buffer) => Promise<void>): Prom
   return { sha256: h.digest('hex'), size };
 }
 
-/** Check a chunk is there with its recorded size; returns the problem, if any. */
-export function chunkPresent(c: ChunkFile): string | undefined {
+/** Check a chunk is there with its recorded size; returns the problem, if any.
+ *  `of` (e.g. tank/data@s2) is named after the chunk when given. */
+export function chunkPresent(c: ChunkFile, of?: string): string | undefined {
+  const what = `chunk '${c.label}'${of ? ` of ${of}` : ''}`;
   let st;
-  try { st = statSync(c.path); } catch { return `chunk '${c.label}' is missing`; }
-  if (!st.isFile()) return `chunk '${c.label}' is not a regular file`;
-  if (c.size !== undefined && st.size !== c.size) return `chunk '${c.label}' has ${st.size} bytes, the map says ${c.size}`;
+  try { st = statSync(c.path); } catch { return `${what} is missing`; }
+  if (!st.isFile()) return `${what} is not a regular file`;
+  if (c.size !== undefined && st.size !== c.size) return `${what} has ${st.size} bytes, the map says ${c.size}`;
+  return undefined;
+}
+
+/** The chunk files of an entry (no filters read, nothing opened). */
+export function chunkFilesOf(dest: string, prefix: string, e: AnyEntry): ChunkFile[] {
+  if (isLegacy(e)) return e.chunks.map(c => ({ path: legacyChunkPath(dest, prefix, c), label: String(c) }));
+  return e.chunks.map(c => ({ path: join(dest, prefix, 'chunks', c.name), label: c.name, size: c.size, sha256: c.sha256 }));
+}
+
+/** What stands between the map and a restore of `e`: walks its chain from the full up to
+ *  `e` and checks each chunk's presence and recorded size (no hashing; the original's
+ *  entries, which record no sizes, by presence only). The first problem, or undefined. */
+export function chainProblem(dest: string, prefix: string, doc: MapDoc, dataset: string, e: AnyEntry): string | undefined {
+  const list = entries(doc, dataset), chain = [e];
+  while (isIncremental(chain[0])) {
+    const c = chain[0], p = parentOf(list, c);
+    if (!p) {
+      const pn = isLegacy(c) ? `'${c.parent}'` : `'${c.parent?.name}' (guid ${c.parent?.guid})`;
+      return `${dataset}@${entryName(c)} is an incremental on ${pn}, which is not in the map`;
+    }
+    if (chain.includes(p)) return `${dataset}@${entryName(p)} is part of a cycle of incrementals`;
+    chain.unshift(p);
+  }
+  for (const x of chain) {
+    let files: ChunkFile[];
+    try { files = chunkFilesOf(dest, prefix, x); } catch (err: any) { return `${dataset}@${entryName(x)}: ${err.message}`; }
+    for (const c of files) { const bad = chunkPresent(c, `${dataset}@${entryName(x)}`); if (bad) return bad; }
+  }
   return undefined;
 }
 
