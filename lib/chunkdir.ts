@@ -10,13 +10,13 @@ import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
-import { CommittedError, addEntry, alive, datasets, entries, entryName, findEntry, hasGuid, isIncremental, isLegacy, lock, parentOf, metaOf, readMap, referenced, syncDir,
-  writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
+import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, noBackup, parentOf, metaOf, readMap,
+  referenced, syncDir, writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
+import { CHUNK_RE } from './map-check.js';
 import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
 
+export { CHUNK_RE };
 const fsync = promisify(fsyncCb);
-/** tank_data@daily-3.16426210467462247978.000: dataset (/ → _), snapshot, guid, sequence. */
-export const CHUNK_RE = /^[^/]+@[^/]+\.(\d+|t\d+)\.\d{3,}$/;
 const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.[0-9a-f]{8}$/;
 
 function ioError(e: any, what: string): ZbError {
@@ -169,11 +169,12 @@ export async function store(o: StoreOptions): Promise<string> {
   const r = await ZbReader.open(0, { plain: o.dataset !== undefined && o.snapshot !== undefined ? 'any' : 'zfs' });
   const meta = await sourceMeta(r, o);
   const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
-  try { mkdirSync(cdir, { recursive: true }); } catch (e) { throw ioError(e, `cannot create '${cdir}'`); }
-  if (meta.guid && hasGuid(readMap(base), ds, meta.guid)) {
+  const first = readMap(base);           // a map that does not validate stops us before any change
+  if (meta.guid && byGuid(first, ds, meta.guid)) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
     return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
   }
+  try { mkdirSync(cdir, { recursive: true }); } catch (e) { throw ioError(e, `cannot create '${cdir}'`); }
   await cleanup(base, o.lockWait);
   const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;
   const run = new Run(cdir, stem, o.chunkSize);
@@ -186,7 +187,7 @@ export async function store(o: StoreOptions): Promise<string> {
     await run.finish();
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
-    if (meta.guid && hasGuid(doc, ds, meta.guid)) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    if (meta.guid && byGuid(doc, ds, meta.guid)) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
     run.publish();
     const e: Entry = {
       name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
@@ -286,13 +287,8 @@ export async function chunkIntact(c: ChunkFile): Promise<string | undefined> {
 
 /** Where a stored snapshot is and what header re-emits it. */
 export function source(dest: string, prefix: string, dataset: string, e: AnyEntry, legacyMd?: LegacyMd): { meta: Meta; chunks: ChunkFile[] } {
-  const base = join(dest, prefix);
-  if (!isLegacy(e)) {
-    for (const c of e.chunks) if (typeof c?.name !== 'string' || !c.name || /[/\\]/.test(c.name) || c.name.startsWith('.'))
-      throw new ZbError(`map chunk name ${JSON.stringify(c?.name)} of ${dataset}@${e.name} is not a file name in chunks/`);
-    return { meta: metaOf(dataset, e), chunks: e.chunks.map(c => ({ path: join(base, 'chunks', c.name), label: c.name, size: c.size, sha256: c.sha256 })) };
-  }
-  const chunks = e.chunks.map(c => ({ path: legacyChunkPath(dest, prefix, c), label: String(c) }));
+  if (!isLegacy(e)) return { meta: metaOf(dataset, e), chunks: chunkFilesOf(dest, prefix, e) };
+  const chunks = chunkFilesOf(dest, prefix, e);
   let head: Buffer | undefined;
   if (chunks.length && !chunkPresent(chunks[0])) {
     const fd = openSync(chunks[0].path, 'r');
@@ -340,7 +336,7 @@ export async function verifyStore(dest: string, prefix: string, dataset?: string
   const base = storeDir(dest, prefix), doc = readMap(base);
   const rep: Report = { problems: [], notes: [], snapshots: 0, chunks: 0, bytes: 0 };
   const all = datasets(doc);
-  if (dataset !== undefined && !all.includes(dataset)) rep.problems.push(`no backup of '${dataset}' in '${base}/map.json'`);
+  if (dataset !== undefined && !entries(doc, dataset).length) rep.problems.push(noBackup(doc, dataset).message);
   for (const ds of dataset === undefined ? all : all.filter(d => d === dataset)) {
     const list = entries(doc, ds);
     for (const e of list) {

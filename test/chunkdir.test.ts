@@ -209,7 +209,7 @@ t.test('usage and lookup errors are one line with the right status', async (t) =
   r = await sh(`zb-chunk-dir --dest ${d}/nope < /dev/null`);
   t.equal(r.code, 1); t.match(r.stderr, /destination '.*\/nope' does not exist/);
   r = await sh(`zb-chunk-dir -d --dest ${d} tank/data`);
-  t.equal(r.code, 1); t.match(r.stderr, /^zb-chunk-dir: no backup of 'tank\/data' in the map\n$/);
+  t.equal(r.code, 1); t.match(r.stderr, new RegExp(`^zb-chunk-dir: no backup of 'tank/data' in '${d}/${hostname()}/map.json' \\(there is no such file: is the prefix right\\?\\)\n$`));
   r = await sh(`zb-chunk-dir --bogus`);
   t.equal(r.code, 2);
   mkdirSync(join(d, 'H'));
@@ -217,6 +217,7 @@ t.test('usage and lookup errors are one line with the right status', async (t) =
     incremental: false, parent: null, recursive: false, size: null, filters: [], bytes: 1, written: 'x',
     chunks: [{ name: '../../../etc/hostname', size: 1, sha256: '0' }] }] } }));
   r = await sh(`zb-chunk-dir -d --dest ${d} --prefix H tank/data | wc -c`);
-  t.equal(r.code, 1); t.match(r.stderr, /map chunk name "..\/..\/..\/etc\/hostname" of tank\/data@a is not a file name in chunks\//);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^zb-chunk-dir: '.*\/H\/map.json': tank\/data.snapshots\[0\].chunks\[0\].name is not a chunk file name in chunks\/ .*"..\/..\/..\/etc\/hostname".*nothing was changed\n$/);
   t.equal(r.out.trim(), '0', 'a map cannot point outside chunks/');
 });
