@@ -34,6 +34,8 @@ bytes leave.
 
 A snapshot already stored (same dataset and guid) is not stored again: the
 input is read to its end and the exit status is 0.
+A map that does not validate is refused, and nothing is changed; a chunk file
+is deleted only when a failed run's marker lists it (see zb-chunk-dir(1)).
 
 Exit status: 0 success, 1 failure (nothing committed), 2 usage.
 

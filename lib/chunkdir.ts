@@ -1,8 +1,9 @@
 // zb-chunk-dir: a zb stream into chunk files under DEST/PREFIX/chunks/ plus a map entry
 // (committed only after the end frame, with every chunk durable), and back out again,
 // each chunk's sha256 checked before any of its bytes go downstream. See zb-chunk-dir(1).
-import { closeSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { fsync as fsyncCb } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmdirSync, rmSync, statSync,
+  unlinkSync, writeFileSync } from 'node:fs';
+import { fsync as fsyncCb, fsyncSync } from 'node:fs';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,10 @@ import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
 
 export { CHUNK_RE };
 const fsync = promisify(fsyncCb);
-const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.[0-9a-f]{8}$/;
+/** The staging directory of one run: chunks/.zb-partial.HOST.PID.NONCE. */
+const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.([0-9a-f]{8})$/;
+/** In a staging directory: the names the run is about to publish into chunks/ (its run marker). */
+const MARKER = '.publish';
 
 function ioError(e: any, what: string): ZbError {
   if (e instanceof ZbError) return e;
@@ -68,6 +72,7 @@ async function sourceMeta(r: ZbReader, o: StoreOptions): Promise<Meta> {
  *  while the next buffer is hashed and filled. */
 class Run {
   readonly staging: string;
+  readonly nonce = randomBytes(4).toString('hex');
   chunks: ChunkRef[] = [];
   private published: string[] = [];
   private fd?: number;
@@ -79,7 +84,7 @@ class Run {
   private pending: Promise<void> = Promise.resolve();
   total = 0;
   constructor(private cdir: string, private stem: string, private chunkSize: number) {
-    this.staging = join(cdir, `.zb-partial.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    this.staging = join(cdir, `.zb-partial.${hostname()}.${process.pid}.${this.nonce}`);
     mkdirSync(this.staging);
   }
   private name(i: number) { return `${this.stem}.${String(i).padStart(3, '0')}`; }
@@ -120,8 +125,23 @@ class Run {
     if (this.fd !== undefined) await this.close();
     syncDir(this.staging);
   }
+  /** Move the chunks into chunks/ (under the lock). A file there is never overwritten: when
+   *  a name is taken (a replaced entry's chunks, a stray file), every chunk of the run gets
+   *  the run's tag (.rNONCE.NNN). First the run marker: the final names, written and synced
+   *  in the staging directory, so that a crash from here on leaves proof of what is ours. */
   publish(): void {
-    for (const c of this.chunks) { renameSync(join(this.staging, c.name), join(this.cdir, c.name)); this.published.push(c.name); }
+    const taken = this.chunks.some(c => existsSync(join(this.cdir, c.name)));
+    const final = this.chunks.map(c => taken ? c.name.replace(/(\.\d{3,})$/, `.r${this.nonce}$1`) : c.name);
+    if (final.some(n => existsSync(join(this.cdir, n)))) throw new ZbError(`chunk names of this run are taken in '${this.cdir}'`);
+    const tmp = join(this.staging, `${MARKER}.tmp`), fd = openSync(tmp, 'wx', 0o600);
+    try { writeFileSync(fd, JSON.stringify({ chunks: final }) + '\n'); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, join(this.staging, MARKER));
+    syncDir(this.staging);
+    this.chunks.forEach((c, i) => {
+      renameSync(join(this.staging, c.name), join(this.cdir, final[i]));
+      this.published.push(final[i]);
+      c.name = final[i];
+    });
     syncDir(this.cdir);
   }
   /** Remove what this run made (synchronous: also called from a signal handler). The open
@@ -137,22 +157,51 @@ class Run {
     if (this.fd !== undefined) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = undefined; }
     this.abort();
   }
-  done(): void { try { rmdirSync(this.staging); } catch { /* not ours to force */ } }
+  /** After the map is committed: the marker, then the staging directory. */
+  done(): void {
+    try { unlinkSync(join(this.staging, MARKER)); } catch { /* none: nothing was published */ }
+    try { rmdirSync(this.staging); } catch { /* not ours to force */ }
+  }
 }
 
-/** Remove what failed runs left: unreferenced chunk files, staging dirs of dead local pids. */
+/** The run marker of a staging directory: the names it published or was about to. Undefined
+ *  when there is none (the run died before publishing) or it does not read as one. */
+function marker(stage: string): string[] | undefined | null {
+  let text: string;
+  try { text = readFileSync(join(stage, MARKER), 'utf8'); } catch (e: any) { return e.code === 'ENOENT' ? undefined : null; }
+  try {
+    const m = JSON.parse(text);
+    return Array.isArray(m?.chunks) && m.chunks.every((n: unknown) => typeof n === 'string' && CHUNK_RE.test(n)) ? m.chunks : null;
+  } catch { return null; }
+}
+
+/** A staging directory of a run of this host that no longer runs. */
+function deadRun(cdir: string, f: string): boolean {
+  const m = STAGE_RE.exec(f);
+  if (!m || m[1] !== hostname() || alive(Number(m[2]))) return false;
+  try { return lstatSync(join(cdir, f)).isDirectory(); } catch { return false; }
+}
+
+/** Remove what failed runs of ours left, and nothing else: the staging directory of a dead
+ *  run of this host, and the chunks its run marker lists that the (valid) map does not
+ *  reference (it died between publishing them and committing the map). A chunk file that
+ *  no marker lists is never deleted, whatever the map says: verify lists it. (On an object
+ *  store the same rule holds with a marker object per run, written before its first chunk.) */
 export async function cleanup(base: string, lockWait: number): Promise<string[]> {
   const cdir = join(base, 'chunks'), gone: string[] = [];
   const release = await lock(base, lockWait);
   try {
     const refs = referenced(readMap(base));
     for (const f of readdirSync(cdir)) {
-      const p = join(cdir, f), m = STAGE_RE.exec(f);
-      if (CHUNK_RE.test(f) && !refs.has(f) && lstatSync(p).isFile()) { unlinkSync(p); gone.push(f); }
-      else if (m && m[1] === hostname() && !alive(Number(m[2])) && lstatSync(p).isDirectory()) {
-        for (const g of readdirSync(p)) if (CHUNK_RE.test(g)) unlinkSync(join(p, g));
-        try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
+      if (!deadRun(cdir, f)) continue;
+      const p = join(cdir, f), listed = marker(p);
+      if (listed === null) continue;        // a marker that does not read: leave the run as it is
+      for (const n of listed ?? []) {
+        if (refs.has(n)) continue;          // it committed before it died
+        try { if (lstatSync(join(cdir, n)).isFile()) { unlinkSync(join(cdir, n)); gone.push(n); } } catch { /* never published */ }
       }
+      for (const g of readdirSync(p)) if (CHUNK_RE.test(g) || g === MARKER || g === `${MARKER}.tmp`) unlinkSync(join(p, g));
+      try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
     }
   } finally { release(); }
   return gone;
@@ -356,9 +405,32 @@ export async function verifyStore(dest: string, prefix: string, dataset?: string
       }
     }
   }
-  const refs = referenced(doc);
-  let stray: string[] = [];
-  try { stray = readdirSync(join(base, 'chunks')).filter(f => (CHUNK_RE.test(f) && !refs.has(f)) || STAGE_RE.test(f)); } catch { /* no chunks dir */ }
-  for (const f of stray) rep.notes.push(`'chunks/${f}' is not in the map (left by a failed or running backup; the next backup removes it)`);
+  rep.notes.push(...strays(join(base, 'chunks'), referenced(doc)));
   return rep;
+}
+
+/** Notes on what chunks/ holds beside the map: staging directories, and chunk files no
+ *  entry references (a failed run's, which the next backup removes when its run marker
+ *  lists them; or a replaced entry's, or of unknown origin, which zfsbackup never deletes). */
+function strays(cdir: string, refs: Set<string>): string[] {
+  let files: string[];
+  try { files = readdirSync(cdir).sort(); } catch { return []; }
+  const notes: string[] = [], failed = new Set<string>();
+  for (const f of files) {
+    const m = STAGE_RE.exec(f);
+    if (!m) continue;
+    if (deadRun(cdir, f)) {
+      const listed = marker(join(cdir, f));
+      for (const n of listed ?? []) failed.add(n);
+      notes.push(listed === null ? `'chunks/${f}' was left by a failed backup (pid ${m[2]}), but its run marker does not read: zfsbackup leaves it alone (remove it by hand)`
+        : `'chunks/${f}' was left by a failed backup (pid ${m[2]}, no longer running): the next backup removes it`);
+    } else notes.push(m[1] === hostname() ? `'chunks/${f}' is the staging directory of a running backup (pid ${m[2]})`
+      : `'chunks/${f}' is a staging directory of host '${m[1]}' (a backup running there, or a failed one: remove it by hand if none runs)`);
+  }
+  for (const f of files) {
+    if (!CHUNK_RE.test(f) || refs.has(f)) continue;
+    notes.push(failed.has(f) ? `'chunks/${f}' was published by a failed backup and is not in the map: the next backup removes it`
+      : `'chunks/${f}' is not in the map; zfsbackup does not delete it (remove it by hand if no backup is running)`);
+  }
+  return notes;
 }
