@@ -207,6 +207,18 @@ export async function cleanup(base: string, lockWait: number): Promise<string[]>
   return gone;
 }
 
+/** Whether a stored entry already holds what the stream would store: its chain is intact
+ *  and it is the same kind (both full, or both incremental on the same parent guid). When
+ *  not, says why the new one replaces it. */
+function replaces(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): string | undefined {
+  const bad = chainProblem(o.dest, o.prefix, doc, ds, old);
+  if (bad) return bad;
+  const on = (p: { name: string; guid: string }) => `an incremental on '${p.name || p.guid}'`;
+  const was = old.parent ? on(old.parent) : 'a full', now = meta.base ? on(meta.base) : 'a full';
+  if (old.parent?.guid === meta.base?.guid) return undefined;
+  return `it was ${was}, this is ${now}`;
+}
+
 export interface StoreOptions {
   dest: string; prefix: string; chunkSize: number; lockWait: number;
   dataset?: string; snapshot?: string; verbose?: boolean;
@@ -215,11 +227,12 @@ export interface StoreOptions {
 /** Store the zb stream on fd 0. Returns what to tell the user. */
 export async function store(o: StoreOptions): Promise<string> {
   const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
+  const first = readMap(base);           // a map that does not validate stops us before any change
   const r = await ZbReader.open(0, { plain: o.dataset !== undefined && o.snapshot !== undefined ? 'any' : 'zfs' });
   const meta = await sourceMeta(r, o);
   const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
-  const first = readMap(base);           // a map that does not validate stops us before any change
-  if (meta.guid && byGuid(first, ds, meta.guid)) {
+  const stored = meta.guid ? byGuid(first, ds, meta.guid) : undefined;
+  if (stored && !replaces(o, first, ds, stored, meta)) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
     return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
   }
@@ -236,7 +249,9 @@ export async function store(o: StoreOptions): Promise<string> {
     await run.finish();
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
-    if (meta.guid && byGuid(doc, ds, meta.guid)) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
+    const why = now && replaces(o, doc, ds, now, meta);
+    if (now && !why) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
     run.publish();
     const e: Entry = {
       name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
@@ -244,10 +259,12 @@ export async function store(o: StoreOptions): Promise<string> {
       recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
       chunks: run.chunks, bytes: run.total, host: meta.host, time: meta.time, written: new Date().toISOString(),
     };
-    addEntry(doc, ds, e);
+    const old = addEntry(doc, ds, e);
     await writeMap(base, doc);
     run.done();
-    return `stored ${label}: ${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
+    const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
+    if (!old) return `stored ${label}: ${what}`;
+    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${why}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
     await run.discard();

@@ -117,3 +117,33 @@ t.test("chunk files: a stray one survives a backup; a dead run's staging dir and
   t.same(readMap(base)[ds].snapshots.map((e: any) => e.name), ['s1', 's2']);
   await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P verify`);
 });
+
+t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the snapshot again; a full replaces an incremental', async (t) => {
+  const { p, ds } = await source(t, 3), d = tmp(t), base = join(d, 'P');
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P --chunk-size 64K`);
+  const m0 = readMap(base), s2 = m0[ds].snapshots[1];
+  t.ok(s2.chunks.length >= 2, 's2 has several chunks');
+  unlinkSync(join(base, 'chunks', s2.chunks[1].name));
+  const v = await sh(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P verify`);
+  t.equal(v.code, 1);
+  t.match(v.out, `chunk '${s2.chunks[1].name}' is missing`);
+  const r = await ok(`zb-send -i s1 ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P --chunk-size 64K`);
+  t.match(r.stderr, new RegExp(`^zb-chunk-dir: replaced the entry of ${ds}@s2 \\(guid ${s2.guid}\\): chunk '${s2.chunks[1].name.replace(/[.]/g, '\\.')}' of ${ds}@s2 is missing; stored \\d+ chunk`));
+  const m1 = readMap(base), list = m1[ds].snapshots;
+  t.same(list.map((e: any) => [e.name, e.guid]), m0[ds].snapshots.map((e: any) => [e.name, e.guid]), 'one entry per guid, in order');
+  t.notSame(list[1].chunks.map((c: any) => c.name), s2.chunks.map((c: any) => c.name), 'new chunk files (run-tagged names: the old ones are not overwritten)');
+  t.ok(existsSync(join(base, 'chunks', s2.chunks[0].name)), "the replaced entry's chunk files are kept");
+  const v2 = await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P verify`);
+  t.match(v2.stderr, `'chunks/${s2.chunks[0].name}' is not in the map; zfsbackup does not delete it`);
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back`);
+  t.same(treeSums(`${p.mnt}/back`), treeSums(`${p.mnt}/data`), 'restore of the last snapshot works again');
+  const again = await ok(`zb-send -i s1 ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P`);
+  t.match(again.stderr, /already stored/, 'an intact entry of the same kind is not stored again');
+  const full = await ok(`zb-send ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P`);
+  t.match(full.stderr, `replaced the entry of ${ds}@s2 (guid ${s2.guid}): it was an incremental on 's1', this is a full;`);
+  const m2 = readMap(base)[ds].snapshots;
+  t.same(m2.map((e: any) => [e.name, e.incremental]), [['s1', false], ['s2', false], ['s3', true]]);
+  t.equal(m2[2].parent.guid, s2.guid, 's3 chains onto the new s2');
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back2 --snapshot s3`);
+  t.same((await ok(`zfs list -H -o name -t snapshot -r ${p.name}/back2`)).out.trim().split('\n').map(l => l.split('@')[1]), ['s2', 's3'], 'restored from the new full');
+});
