@@ -28,6 +28,16 @@ function ioError(e: any, what: string): ZbError {
   return new ZbError(diskFull(e) ?? `${what}: ${e?.message ?? e}`);
 }
 
+/** mkdir -p of DEST/REL, one level at a time: Node's recursive mkdir reports a read-only
+ *  file system as ENOENT, and access(2) does not see zfs-fuse's readonly=on. */
+function mkdirs(dest: string, rel: string): void {
+  let p = dest;
+  for (const c of rel.split('/')) {
+    p = join(p, c);
+    try { mkdirSync(p); } catch (e: any) { if (e.code !== 'EEXIST') throw e; }
+  }
+}
+
 /** DEST/PREFIX; DEST must exist (an unmounted disk must not fill the root filesystem). */
 export function storeDir(dest: string, prefix: string): string {
   let st;
@@ -236,8 +246,10 @@ export async function store(o: StoreOptions): Promise<string> {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
     return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
   }
-  try { mkdirSync(cdir, { recursive: true }); } catch (e) { throw ioError(e, `cannot create '${cdir}'`); }
-  await cleanup(base, o.lockWait);
+  try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
+    if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
+    throw ioError(e, `cannot create '${cdir}'`);
+  }
   const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;
   const run = new Run(cdir, stem, o.chunkSize);
   let release: (() => void) | undefined;

@@ -147,3 +147,41 @@ t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the sn
   await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back2 --snapshot s3`);
   t.same((await ok(`zfs list -H -o name -t snapshot -r ${p.name}/back2`)).out.trim().split('\n').map(l => l.split('@')[1]), ['s2', 's3'], 'restored from the new full');
 });
+
+t.test('messages: read-only destination; a snapshot inside a stored -I stream; a dataset the map does not hold', async (t) => {
+  const { p, ds } = await source(t, 4), d = tmp(t);
+  // (a) a zfs-fuse dataset with readonly=on, empty and holding a store
+  await ok(`zfs create ${p.name}/ro && zfs create ${p.name}/ro2`);
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${p.mnt}/ro2 --prefix P`);
+  await ok(`zfs set readonly=on ${p.name}/ro && zfs set readonly=on ${p.name}/ro2`);
+  fill(`${p.mnt}/data/s5.bin`, 1000); await ok(`zfs snapshot ${ds}@s5`);
+  for (const [dest, prefix, from] of [[`${p.mnt}/ro`, 'Q', ''], [`${p.mnt}/ro2`, 'Q', ''], [`${p.mnt}/ro2`, 'P', '-i s4']]) {
+    const r = await sh(`zb-send ${from} ${ds}@s5 2>/dev/null | zb-chunk-dir --dest ${dest} --prefix ${prefix}`);
+    t.equal(r.code, 1);
+    t.equal(r.stderr, `zb-chunk-dir: destination '${dest}' is read-only\n`, `${dest} --prefix ${prefix}: said so, not ENOENT`);
+  }
+  const wr = await sh(`zfsbackup --dataset ${ds} directory --dest ${p.mnt}/ro --prefix Q`);
+  t.equal(wr.code, 1);
+  t.match(wr.stderr, new RegExp(`^zfsbackup: zb-chunk-dir \\(stage \\d of \\d\\) failed: destination '${p.mnt}/ro' is read-only$`, 'm'));
+  t.match((await ok(`zb-chunk-dir --verify --dest ${p.mnt}/ro2 --prefix P`)).out, /no problems/, 'a read-only store can still be verified');
+  // (h) s2 and s3 only inside the -I stream stored as s4
+  await ok(`zb-send ${ds}@s1 | zb-chunk-dir --dest ${d} --prefix P`);
+  await ok(`zb-send -I s1 ${ds}@s4 | zb-chunk-dir --dest ${d} --prefix P`);
+  const r = await sh(`zb-chunk-dir -d --dest ${d} --prefix P ${ds}@s2 | wc -c`);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `zb-chunk-dir: no snapshot '${ds}@s2' of its own in the map; the -I stream stored as '${ds}@s4' (from 's1') may contain it: restore --snapshot s4\n`);
+  const w = await sh(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/x --snapshot s3`);
+  t.equal(w.code, 1);
+  t.match(w.stderr, `no snapshot '${ds}@s3' of its own in the map; the -I stream stored as '${ds}@s4' (from 's1') may contain it: restore --snapshot s4`);
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/x --snapshot s4`);
+  t.same((await ok(`zfs list -H -o name -t snapshot -r ${p.name}/x`)).out.trim().split('\n').map(l => l.split('@')[1]), ['s1', 's2', 's3', 's4'], 'as the hint says');
+  const n = await sh(`zb-chunk-dir -d --dest ${d} --prefix P ${ds}@nope`);
+  t.equal(n.stderr, `zb-chunk-dir: no snapshot '${ds}@nope' of its own in the map; the -I stream stored as '${ds}@s4' (from 's1') may contain it: restore --snapshot s4\n`);
+  // (e) a dataset the map does not hold
+  const l = await sh(`zb-list --dir ${d} --prefix P tank/other`);
+  t.equal(l.code, 1);
+  t.equal(l.out, '', 'no empty table');
+  t.equal(l.stderr, `zb-list: no backup of 'tank/other' in '${d}/P/map.json' (it holds: ${ds})\n`);
+  const e = await sh(`zb-chunk-dir -d --dest ${d} --prefix P tank/other`);
+  t.equal(e.stderr, `zb-chunk-dir: no backup of 'tank/other' in '${d}/P/map.json' (it holds: ${ds})\n`, 'findEntry: the same shape');
+});
