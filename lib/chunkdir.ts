@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
-import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, noBackup, parentOf, metaOf, readMap,
+import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, mapAbsent, noBackup, parentOf, metaOf, readMap,
   referenced, syncDir, writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
 import { CHUNK_RE } from './map-check.js';
 import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
@@ -415,6 +415,7 @@ export async function verifyStore(dest: string, prefix: string, dataset?: string
   const rep: Report = { problems: [], notes: [], snapshots: 0, chunks: 0, bytes: 0 };
   const all = datasets(doc);
   if (dataset !== undefined && !entries(doc, dataset).length) rep.problems.push(noBackup(doc, dataset).message);
+  else if (mapAbsent(doc)) rep.problems.push(`no map in '${base}' (there is no map.json: is the prefix right?)`);
   for (const ds of dataset === undefined ? all : all.filter(d => d === dataset)) {
     const list = entries(doc, ds);
     for (const e of list) {

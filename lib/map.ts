@@ -93,6 +93,9 @@ export function entries(doc: MapDoc, dataset: string): AnyEntry[] {
   return Array.isArray(d.snapshots) ? d.snapshots : Object.values(d);
 }
 
+/** Whether the map was read from no file (there is none yet). */
+export const mapAbsent = (doc: MapDoc): boolean => !!doc[ABSENT as any];
+
 /** "no backup of 'X' in 'D/P/map.json' (it holds: a, b)". */
 export function noBackup(doc: MapDoc, dataset: string): ZbError {
   const all = datasets(doc).filter(ds => entries(doc, ds).length);

@@ -184,4 +184,7 @@ t.test('messages: read-only destination; a snapshot inside a stored -I stream; a
   t.equal(l.stderr, `zb-list: no backup of 'tank/other' in '${d}/P/map.json' (it holds: ${ds})\n`);
   const e = await sh(`zb-chunk-dir -d --dest ${d} --prefix P tank/other`);
   t.equal(e.stderr, `zb-chunk-dir: no backup of 'tank/other' in '${d}/P/map.json' (it holds: ${ds})\n`, 'findEntry: the same shape');
+  const v = await sh(`zb-chunk-dir --verify --dest ${d} --prefix nope`);
+  t.equal(v.code, 1, 'verify of a prefix without a map is not "no problems"');
+  t.equal(v.out, `no map in '${d}/nope' (there is no map.json: is the prefix right?)\n`);
 });
