@@ -217,16 +217,23 @@ export async function cleanup(base: string, lockWait: number): Promise<string[]>
   return gone;
 }
 
-/** Whether a stored entry already holds what the stream would store: its chain is intact
- *  and it is the same kind (both full, or both incremental on the same parent guid). When
- *  not, says why the new one replaces it. */
-function replaces(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): string | undefined {
+/** What to do with a stream whose guid is stored. Skip it when the stored entry's chain is
+ *  intact and it is the same kind (both full, or both incremental on the same parent guid);
+ *  otherwise replace it (`replace` says why) — except that an intact entry is never
+ *  replaced by an incremental that could not be restored (its base is not in the map, or
+ *  the base's chain is broken): `skip` then says why nothing was written. */
+function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string } {
   const bad = chainProblem(o.dest, o.prefix, doc, ds, old);
-  if (bad) return bad;
+  if (bad) return { replace: bad };
+  if (old.parent?.guid === meta.base?.guid) return { skip: '' };
   const on = (p: { name: string; guid: string }) => `an incremental on '${p.name || p.guid}'`;
   const was = old.parent ? on(old.parent) : 'a full', now = meta.base ? on(meta.base) : 'a full';
-  if (old.parent?.guid === meta.base?.guid) return undefined;
-  return `it was ${was}, this is ${now}`;
+  if (meta.base) {
+    const base = byGuid(doc, ds, meta.base.guid);
+    const why = base ? chainProblem(o.dest, o.prefix, doc, ds, base) : `its base (guid ${meta.base.guid}) is not in the map`;
+    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})` };
+  }
+  return { replace: `it was ${was}, this is ${now}` };
 }
 
 export interface StoreOptions {
@@ -242,9 +249,10 @@ export async function store(o: StoreOptions): Promise<string> {
   const meta = await sourceMeta(r, o);
   const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
   const stored = meta.guid ? byGuid(first, ds, meta.guid) : undefined;
-  if (stored && !replaces(o, first, ds, stored, meta)) {
+  const early = stored && decide(o, first, ds, stored, meta);
+  if (early && early.skip !== undefined) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
-    return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
+    return `${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
   }
   try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
     if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
@@ -262,8 +270,8 @@ export async function store(o: StoreOptions): Promise<string> {
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
     const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
-    const why = now && replaces(o, doc, ds, now, meta);
-    if (now && !why) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    const late = now && decide(o, doc, ds, now, meta);
+    if (late && late.skip !== undefined) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`; }
     run.publish();
     const e: Entry = {
       name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
@@ -276,7 +284,7 @@ export async function store(o: StoreOptions): Promise<string> {
     run.done();
     const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
     if (!old) return `stored ${label}: ${what}`;
-    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${why}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
+    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
     await run.discard();

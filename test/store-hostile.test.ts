@@ -146,6 +146,14 @@ t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the sn
   t.equal(m2[2].parent.guid, s2.guid, 's3 chains onto the new s2');
   await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back2 --snapshot s3`);
   t.same((await ok(`zfs list -H -o name -t snapshot -r ${p.name}/back2`)).out.trim().split('\n').map(l => l.split('@')[1]), ['s2', 's3'], 'restored from the new full');
+  // an intact entry is never replaced by an incremental that could not be restored
+  fill(`${p.mnt}/data/s4.bin`, 1000); await ok(`zfs snapshot ${ds}@s4`);
+  fill(`${p.mnt}/data/s5.bin`, 1000); await ok(`zfs snapshot ${ds}@s5`);
+  await ok(`zb-send ${ds}@s5 | zb-chunk-dir --dest ${d} --prefix P`);
+  const before = readFileSync(join(base, 'map.json'));
+  const inc = await ok(`zb-send -i s4 ${ds}@s5 | zb-chunk-dir --dest ${d} --prefix P`);
+  t.match(inc.stderr, new RegExp(`^zb-chunk-dir: ${ds}@s5 \\(guid \\d+\\) is already stored in '.*' as a full, which restores; this stream, an incremental on 's4', would not restore \\(its base \\(guid \\d+\\) is not in the map\\); nothing written\n$`));
+  t.same(readFileSync(join(base, 'map.json')), before, 'the map is unchanged');
 });
 
 t.test('messages: read-only destination; a snapshot inside a stored -I stream; a dataset the map does not hold', async (t) => {
