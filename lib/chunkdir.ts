@@ -11,9 +11,9 @@ import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
-import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, mapAbsent, noBackup, parentOf, metaOf, readMap,
+import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, mapAbsent, MAP_VERSION, noBackup, VERSION_KEY, parentOf, metaOf, readMap,
   referenced, syncDir, writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
-import { CHUNK_RE } from './map-check.js';
+import { CHUNK_RE, mapProblem } from './map-check.js';
 import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
 
 export { CHUNK_RE };
@@ -241,6 +241,16 @@ export interface StoreOptions {
   dataset?: string; snapshot?: string; verbose?: boolean;
 }
 
+/** The map entry of a stored stream. */
+function entryOf(meta: Meta, chunks: ChunkRef[], bytes: number): Entry {
+  return {
+    name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
+    incremental: !!meta.base, parent: meta.base ?? null, ...(meta.intermediates ? { intermediates: true } : {}),
+    recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
+    chunks, bytes, host: meta.host, time: meta.time, written: new Date().toISOString(),
+  };
+}
+
 /** Store the zb stream on fd 0. Returns what to tell the user. */
 export async function store(o: StoreOptions): Promise<string> {
   const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
@@ -248,6 +258,8 @@ export async function store(o: StoreOptions): Promise<string> {
   const r = await ZbReader.open(0, { plain: o.dataset !== undefined && o.snapshot !== undefined ? 'any' : 'zfs' });
   const meta = await sourceMeta(r, o);
   const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
+  const odd = mapProblem(JSON.parse(JSON.stringify({ [ds]: { snapshots: [entryOf(meta, [], 0)] } })), { key: VERSION_KEY, max: MAP_VERSION });
+  if (odd) throw new ZbError(`the stream's header cannot make a valid map entry: ${odd.replace(/\.snapshots\[0\]/, '@' + meta.snapshot)}`);
   const stored = meta.guid ? byGuid(first, ds, meta.guid) : undefined;
   const early = stored && decide(o, first, ds, stored, meta);
   if (early && early.skip !== undefined) {
@@ -273,13 +285,7 @@ export async function store(o: StoreOptions): Promise<string> {
     const late = now && decide(o, doc, ds, now, meta);
     if (late && late.skip !== undefined) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`; }
     run.publish();
-    const e: Entry = {
-      name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
-      incremental: !!meta.base, parent: meta.base ?? null, ...(meta.intermediates ? { intermediates: true } : {}),
-      recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
-      chunks: run.chunks, bytes: run.total, host: meta.host, time: meta.time, written: new Date().toISOString(),
-    };
-    const old = addEntry(doc, ds, e);
+    const old = addEntry(doc, ds, entryOf(meta, run.chunks, run.total));
     await writeMap(base, doc);
     run.done();
     const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;

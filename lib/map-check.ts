@@ -31,6 +31,7 @@ function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return typeof v;
   const j = JSON.stringify(v);
   return `${typeof v === 'number' ? 'the number' : `the ${typeof v}`} ${j.length > 40 ? j.slice(0, 37) + '...' : j}`;
 }

@@ -183,12 +183,17 @@ export function metaOf(dataset: string, e: Entry): Meta {
   };
 }
 
-/** Write map.json atomically: temp file, fsync, rename, fsync of the directory. */
+/** Write map.json atomically: temp file, fsync, rename, fsync of the directory. A document
+ *  that would not validate on the next read (a stream header with odd metadata) is never
+ *  written: a writer must not make the store unreadable. */
 export async function writeMap(dir: string, doc: MapDoc): Promise<void> {
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  const bad = mapProblem(JSON.parse(text), { key: VERSION_KEY, max: MAP_VERSION });
+  if (bad) throw new ZbError(`the new map of '${dir}' would not validate: ${bad}; nothing was changed`);
   const tmp = join(dir, `.map.json.${process.pid}.${randomBytes(4).toString('hex')}`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
-    await writeFd(fd, [Buffer.from(JSON.stringify(doc, null, 2) + '\n')]);
+    await writeFd(fd, [Buffer.from(text)]);
     await fsync(fd);
     closeSync(fd);
     renameSync(tmp, join(dir, 'map.json'));

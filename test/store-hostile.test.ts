@@ -5,7 +5,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { sh, ok, pool, fill, tmp, treeSums, sha256 } from './lib/util.js';
+import { sh, ok, pool, fill, tmp, treeSums, sha256, ROOT } from './lib/util.js';
 
 const readMap = (base: string) => JSON.parse(readFileSync(join(base, 'map.json'), 'utf8'));
 /** Every path under dir (directories too, so that a created empty dir shows), with sha256 of files. */
@@ -195,4 +195,24 @@ t.test('messages: read-only destination; a snapshot inside a stored -I stream; a
   const v = await sh(`zb-chunk-dir --verify --dest ${d} --prefix nope`);
   t.equal(v.code, 1, 'verify of a prefix without a map is not "no problems"');
   t.equal(v.out, `no map in '${d}/nope' (there is no map.json: is the prefix right?)\n`);
+});
+
+t.test('a stream header that would make an invalid map entry is refused before a chunk is written', async (t) => {
+  const d = tmp(t), g = join(d, 'gen.mjs');
+  writeFileSync(g, `import { ZbWriter, newMeta } from '${ROOT}/dist/lib/stream.js';
+const w = new ZbWriter(1, newMeta(JSON.parse(process.argv[2])));
+for await (const b of process.stdin) await w.write(b);
+await w.end();\n`);
+  fill(join(d, 'in'), 100_000);
+  const meta = (more: object) => `'${JSON.stringify({ dataset: 'tank/data', snapshot: 'a', guid: '1', base: null, filters: [], ...more })}'`;
+  await ok(`node ${g} ${meta({})} < ${d}/in | zb-chunk-dir --dest ${d} --prefix P`);
+  const before = state(join(d, 'P'));
+  for (const [more, field] of [[{ guid: '2', createtxg: 'x1' }, 'tank/data@a.createtxg is not a createtxg'],
+    [{ guid: '3', filters: [{ kind: 'compress', alg: 'brotli' }] }, 'tank/data@a.filters[0].alg is not a compression zb-compress knows'],
+    [{ guid: '4', base: { name: 'x/y', guid: '1' } }, 'tank/data@a.parent.name is not a snapshot name']] as [object, string][]) {
+    const r = await sh(`node ${g} ${meta(more)} < ${d}/in 2>/dev/null | zb-chunk-dir --dest ${d} --prefix P`);
+    t.equal(r.code, 1);
+    t.match(r.stderr, new RegExp(`^zb-chunk-dir: the stream's header cannot make a valid map entry: ${field.replace(/[.[\]]/g, '\\$&')}.*\n$`));
+  }
+  t.same(state(join(d, 'P')), before, 'nothing written, the map unchanged');
 });
