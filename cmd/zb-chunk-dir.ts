@@ -32,8 +32,12 @@ bytes leave.
       --help              display this help and exit
       --version           output version information and exit
 
-A snapshot already stored (same dataset and guid) is not stored again: the
-input is read to its end and the exit status is 0.
+A snapshot already stored (same dataset and guid) is not stored again, when
+its entry can be restored and is of the same kind (full, or incremental on
+the same parent): the input is read to its end and the exit status is 0.
+Otherwise the new entry replaces the stored one (the old chunks are kept).
+A map that does not validate is refused, and nothing is changed; a chunk file
+is deleted only when a failed run's marker lists it (see zb-chunk-dir(1)).
 
 Exit status: 0 success, 1 failure (nothing committed), 2 usage.
 

@@ -1,8 +1,9 @@
 // zb-chunk-dir: a zb stream into chunk files under DEST/PREFIX/chunks/ plus a map entry
 // (committed only after the end frame, with every chunk durable), and back out again,
 // each chunk's sha256 checked before any of its bytes go downstream. See zb-chunk-dir(1).
-import { closeSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { fsync as fsyncCb } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmdirSync, rmSync, statSync,
+  unlinkSync, writeFileSync } from 'node:fs';
+import { fsync as fsyncCb, fsyncSync } from 'node:fs';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -10,18 +11,31 @@ import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
 import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
-import { CommittedError, addEntry, alive, datasets, entries, entryName, findEntry, hasGuid, isIncremental, isLegacy, lock, parentOf, metaOf, readMap, referenced, syncDir,
-  writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
+import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, mapAbsent, MAP_VERSION, noBackup, VERSION_KEY, parentOf, metaOf, readMap,
+  referenced, syncDir, writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
+import { CHUNK_RE, mapProblem } from './map-check.js';
 import { legacyChunkPath, legacyFilters, type LegacyMd } from './legacy.js';
 
+export { CHUNK_RE };
 const fsync = promisify(fsyncCb);
-/** tank_data@daily-3.16426210467462247978.000: dataset (/ → _), snapshot, guid, sequence. */
-export const CHUNK_RE = /^[^/]+@[^/]+\.(\d+|t\d+)\.\d{3,}$/;
-const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.[0-9a-f]{8}$/;
+/** The staging directory of one run: chunks/.zb-partial.HOST.PID.NONCE. */
+const STAGE_RE = /^\.zb-partial\.(.+)\.(\d+)\.([0-9a-f]{8})$/;
+/** In a staging directory: the names the run is about to publish into chunks/ (its run marker). */
+const MARKER = '.publish';
 
 function ioError(e: any, what: string): ZbError {
   if (e instanceof ZbError) return e;
   return new ZbError(diskFull(e) ?? `${what}: ${e?.message ?? e}`);
+}
+
+/** mkdir -p of DEST/REL, one level at a time: Node's recursive mkdir reports a read-only
+ *  file system as ENOENT, and access(2) does not see zfs-fuse's readonly=on. */
+function mkdirs(dest: string, rel: string): void {
+  let p = dest;
+  for (const c of rel.split('/')) {
+    p = join(p, c);
+    try { mkdirSync(p); } catch (e: any) { if (e.code !== 'EEXIST') throw e; }
+  }
 }
 
 /** DEST/PREFIX; DEST must exist (an unmounted disk must not fill the root filesystem). */
@@ -68,6 +82,7 @@ async function sourceMeta(r: ZbReader, o: StoreOptions): Promise<Meta> {
  *  while the next buffer is hashed and filled. */
 class Run {
   readonly staging: string;
+  readonly nonce = randomBytes(4).toString('hex');
   chunks: ChunkRef[] = [];
   private published: string[] = [];
   private fd?: number;
@@ -79,7 +94,7 @@ class Run {
   private pending: Promise<void> = Promise.resolve();
   total = 0;
   constructor(private cdir: string, private stem: string, private chunkSize: number) {
-    this.staging = join(cdir, `.zb-partial.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    this.staging = join(cdir, `.zb-partial.${hostname()}.${process.pid}.${this.nonce}`);
     mkdirSync(this.staging);
   }
   private name(i: number) { return `${this.stem}.${String(i).padStart(3, '0')}`; }
@@ -120,8 +135,23 @@ class Run {
     if (this.fd !== undefined) await this.close();
     syncDir(this.staging);
   }
+  /** Move the chunks into chunks/ (under the lock). A file there is never overwritten: when
+   *  a name is taken (a replaced entry's chunks, a stray file), every chunk of the run gets
+   *  the run's tag (.rNONCE.NNN). First the run marker: the final names, written and synced
+   *  in the staging directory, so that a crash from here on leaves proof of what is ours. */
   publish(): void {
-    for (const c of this.chunks) { renameSync(join(this.staging, c.name), join(this.cdir, c.name)); this.published.push(c.name); }
+    const taken = this.chunks.some(c => existsSync(join(this.cdir, c.name)));
+    const final = this.chunks.map(c => taken ? c.name.replace(/(\.\d{3,})$/, `.r${this.nonce}$1`) : c.name);
+    if (final.some(n => existsSync(join(this.cdir, n)))) throw new ZbError(`chunk names of this run are taken in '${this.cdir}'`);
+    const tmp = join(this.staging, `${MARKER}.tmp`), fd = openSync(tmp, 'wx', 0o600);
+    try { writeFileSync(fd, JSON.stringify({ chunks: final }) + '\n'); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, join(this.staging, MARKER));
+    syncDir(this.staging);
+    this.chunks.forEach((c, i) => {
+      renameSync(join(this.staging, c.name), join(this.cdir, final[i]));
+      this.published.push(final[i]);
+      c.name = final[i];
+    });
     syncDir(this.cdir);
   }
   /** Remove what this run made (synchronous: also called from a signal handler). The open
@@ -137,25 +167,73 @@ class Run {
     if (this.fd !== undefined) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = undefined; }
     this.abort();
   }
-  done(): void { try { rmdirSync(this.staging); } catch { /* not ours to force */ } }
+  /** After the map is committed: the marker, then the staging directory. */
+  done(): void {
+    try { unlinkSync(join(this.staging, MARKER)); } catch { /* none: nothing was published */ }
+    try { rmdirSync(this.staging); } catch { /* not ours to force */ }
+  }
 }
 
-/** Remove what failed runs left: unreferenced chunk files, staging dirs of dead local pids. */
+/** The run marker of a staging directory: the names it published or was about to. Undefined
+ *  when there is none (the run died before publishing) or it does not read as one. */
+function marker(stage: string): string[] | undefined | null {
+  let text: string;
+  try { text = readFileSync(join(stage, MARKER), 'utf8'); } catch (e: any) { return e.code === 'ENOENT' ? undefined : null; }
+  try {
+    const m = JSON.parse(text);
+    return Array.isArray(m?.chunks) && m.chunks.every((n: unknown) => typeof n === 'string' && CHUNK_RE.test(n)) ? m.chunks : null;
+  } catch { return null; }
+}
+
+/** A staging directory of a run of this host that no longer runs. */
+function deadRun(cdir: string, f: string): boolean {
+  const m = STAGE_RE.exec(f);
+  if (!m || m[1] !== hostname() || alive(Number(m[2]))) return false;
+  try { return lstatSync(join(cdir, f)).isDirectory(); } catch { return false; }
+}
+
+/** Remove what failed runs of ours left, and nothing else: the staging directory of a dead
+ *  run of this host, and the chunks its run marker lists that the (valid) map does not
+ *  reference (it died between publishing them and committing the map). A chunk file that
+ *  no marker lists is never deleted, whatever the map says: verify lists it. (On an object
+ *  store the same rule holds with a marker object per run, written before its first chunk.) */
 export async function cleanup(base: string, lockWait: number): Promise<string[]> {
   const cdir = join(base, 'chunks'), gone: string[] = [];
   const release = await lock(base, lockWait);
   try {
     const refs = referenced(readMap(base));
     for (const f of readdirSync(cdir)) {
-      const p = join(cdir, f), m = STAGE_RE.exec(f);
-      if (CHUNK_RE.test(f) && !refs.has(f) && lstatSync(p).isFile()) { unlinkSync(p); gone.push(f); }
-      else if (m && m[1] === hostname() && !alive(Number(m[2])) && lstatSync(p).isDirectory()) {
-        for (const g of readdirSync(p)) if (CHUNK_RE.test(g)) unlinkSync(join(p, g));
-        try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
+      if (!deadRun(cdir, f)) continue;
+      const p = join(cdir, f), listed = marker(p);
+      if (listed === null) continue;        // a marker that does not read: leave the run as it is
+      for (const n of listed ?? []) {
+        if (refs.has(n)) continue;          // it committed before it died
+        try { if (lstatSync(join(cdir, n)).isFile()) { unlinkSync(join(cdir, n)); gone.push(n); } } catch { /* never published */ }
       }
+      for (const g of readdirSync(p)) if (CHUNK_RE.test(g) || g === MARKER || g === `${MARKER}.tmp`) unlinkSync(join(p, g));
+      try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
     }
   } finally { release(); }
   return gone;
+}
+
+/** What to do with a stream whose guid is stored. Skip it when the stored entry's chain is
+ *  intact and it is the same kind (both full, or both incremental on the same parent guid);
+ *  otherwise replace it (`replace` says why) — except that an intact entry is never
+ *  replaced by an incremental that could not be restored (its base is not in the map, or
+ *  the base's chain is broken): `skip` then says why nothing was written. */
+function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string } {
+  const bad = chainProblem(o.dest, o.prefix, doc, ds, old);
+  if (bad) return { replace: bad };
+  if (old.parent?.guid === meta.base?.guid) return { skip: '' };
+  const on = (p: { name: string; guid: string }) => `an incremental on '${p.name || p.guid}'`;
+  const was = old.parent ? on(old.parent) : 'a full', now = meta.base ? on(meta.base) : 'a full';
+  if (meta.base) {
+    const base = byGuid(doc, ds, meta.base.guid);
+    const why = base ? chainProblem(o.dest, o.prefix, doc, ds, base) : `its base (guid ${meta.base.guid}) is not in the map`;
+    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})` };
+  }
+  return { replace: `it was ${was}, this is ${now}` };
 }
 
 export interface StoreOptions {
@@ -163,18 +241,35 @@ export interface StoreOptions {
   dataset?: string; snapshot?: string; verbose?: boolean;
 }
 
+/** The map entry of a stored stream. */
+function entryOf(meta: Meta, chunks: ChunkRef[], bytes: number): Entry {
+  return {
+    name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
+    incremental: !!meta.base, parent: meta.base ?? null, ...(meta.intermediates ? { intermediates: true } : {}),
+    recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
+    chunks, bytes, host: meta.host, time: meta.time, written: new Date().toISOString(),
+  };
+}
+
 /** Store the zb stream on fd 0. Returns what to tell the user. */
 export async function store(o: StoreOptions): Promise<string> {
   const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
+  const first = readMap(base);           // a map that does not validate stops us before any change
   const r = await ZbReader.open(0, { plain: o.dataset !== undefined && o.snapshot !== undefined ? 'any' : 'zfs' });
   const meta = await sourceMeta(r, o);
   const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
-  try { mkdirSync(cdir, { recursive: true }); } catch (e) { throw ioError(e, `cannot create '${cdir}'`); }
-  if (meta.guid && hasGuid(readMap(base), ds, meta.guid)) {
+  const odd = mapProblem(JSON.parse(JSON.stringify({ [ds]: { snapshots: [entryOf(meta, [], 0)] } })), { key: VERSION_KEY, max: MAP_VERSION });
+  if (odd) throw new ZbError(`the stream's header cannot make a valid map entry: ${odd.replace(/\.snapshots\[0\]/, '@' + meta.snapshot)}`);
+  const stored = meta.guid ? byGuid(first, ds, meta.guid) : undefined;
+  const early = stored && decide(o, first, ds, stored, meta);
+  if (early && early.skip !== undefined) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
-    return `${label} (guid ${meta.guid}) is already stored in '${base}'; nothing written`;
+    return `${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
   }
-  await cleanup(base, o.lockWait);
+  try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
+    if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
+    throw ioError(e, `cannot create '${cdir}'`);
+  }
   const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;
   const run = new Run(cdir, stem, o.chunkSize);
   let release: (() => void) | undefined;
@@ -186,18 +281,16 @@ export async function store(o: StoreOptions): Promise<string> {
     await run.finish();
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
-    if (meta.guid && hasGuid(doc, ds, meta.guid)) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile; nothing written`; }
+    const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
+    const late = now && decide(o, doc, ds, now, meta);
+    if (late && late.skip !== undefined) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`; }
     run.publish();
-    const e: Entry = {
-      name: meta.snapshot!, guid: meta.guid ?? '', createtxg: meta.createtxg, creation: meta.creation,
-      incremental: !!meta.base, parent: meta.base ?? null, ...(meta.intermediates ? { intermediates: true } : {}),
-      recursive: !!meta.recursive, ...(meta.raw ? { raw: true } : {}), size: meta.size ?? null, filters: meta.filters,
-      chunks: run.chunks, bytes: run.total, host: meta.host, time: meta.time, written: new Date().toISOString(),
-    };
-    addEntry(doc, ds, e);
+    const old = addEntry(doc, ds, entryOf(meta, run.chunks, run.total));
     await writeMap(base, doc);
     run.done();
-    return `stored ${label}: ${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
+    const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
+    if (!old) return `stored ${label}: ${what}`;
+    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
     await run.discard();
@@ -286,13 +379,8 @@ export async function chunkIntact(c: ChunkFile): Promise<string | undefined> {
 
 /** Where a stored snapshot is and what header re-emits it. */
 export function source(dest: string, prefix: string, dataset: string, e: AnyEntry, legacyMd?: LegacyMd): { meta: Meta; chunks: ChunkFile[] } {
-  const base = join(dest, prefix);
-  if (!isLegacy(e)) {
-    for (const c of e.chunks) if (typeof c?.name !== 'string' || !c.name || /[/\\]/.test(c.name) || c.name.startsWith('.'))
-      throw new ZbError(`map chunk name ${JSON.stringify(c?.name)} of ${dataset}@${e.name} is not a file name in chunks/`);
-    return { meta: metaOf(dataset, e), chunks: e.chunks.map(c => ({ path: join(base, 'chunks', c.name), label: c.name, size: c.size, sha256: c.sha256 })) };
-  }
-  const chunks = e.chunks.map(c => ({ path: legacyChunkPath(dest, prefix, c), label: String(c) }));
+  if (!isLegacy(e)) return { meta: metaOf(dataset, e), chunks: chunkFilesOf(dest, prefix, e) };
+  const chunks = chunkFilesOf(dest, prefix, e);
   let head: Buffer | undefined;
   if (chunks.length && !chunkPresent(chunks[0])) {
     const fd = openSync(chunks[0].path, 'r');
@@ -340,7 +428,8 @@ export async function verifyStore(dest: string, prefix: string, dataset?: string
   const base = storeDir(dest, prefix), doc = readMap(base);
   const rep: Report = { problems: [], notes: [], snapshots: 0, chunks: 0, bytes: 0 };
   const all = datasets(doc);
-  if (dataset !== undefined && !all.includes(dataset)) rep.problems.push(`no backup of '${dataset}' in '${base}/map.json'`);
+  if (dataset !== undefined && !entries(doc, dataset).length) rep.problems.push(noBackup(doc, dataset).message);
+  else if (mapAbsent(doc)) rep.problems.push(`no map in '${base}' (there is no map.json: is the prefix right?)`);
   for (const ds of dataset === undefined ? all : all.filter(d => d === dataset)) {
     const list = entries(doc, ds);
     for (const e of list) {
@@ -360,9 +449,32 @@ export async function verifyStore(dest: string, prefix: string, dataset?: string
       }
     }
   }
-  const refs = referenced(doc);
-  let stray: string[] = [];
-  try { stray = readdirSync(join(base, 'chunks')).filter(f => (CHUNK_RE.test(f) && !refs.has(f)) || STAGE_RE.test(f)); } catch { /* no chunks dir */ }
-  for (const f of stray) rep.notes.push(`'chunks/${f}' is not in the map (left by a failed or running backup; the next backup removes it)`);
+  rep.notes.push(...strays(join(base, 'chunks'), referenced(doc)));
   return rep;
+}
+
+/** Notes on what chunks/ holds beside the map: staging directories, and chunk files no
+ *  entry references (a failed run's, which the next backup removes when its run marker
+ *  lists them; or a replaced entry's, or of unknown origin, which zfsbackup never deletes). */
+function strays(cdir: string, refs: Set<string>): string[] {
+  let files: string[];
+  try { files = readdirSync(cdir).sort(); } catch { return []; }
+  const notes: string[] = [], failed = new Set<string>();
+  for (const f of files) {
+    const m = STAGE_RE.exec(f);
+    if (!m) continue;
+    if (deadRun(cdir, f)) {
+      const listed = marker(join(cdir, f));
+      for (const n of listed ?? []) failed.add(n);
+      notes.push(listed === null ? `'chunks/${f}' was left by a failed backup (pid ${m[2]}), but its run marker does not read: zfsbackup leaves it alone (remove it by hand)`
+        : `'chunks/${f}' was left by a failed backup (pid ${m[2]}, no longer running): the next backup removes it`);
+    } else notes.push(m[1] === hostname() ? `'chunks/${f}' is the staging directory of a running backup (pid ${m[2]})`
+      : `'chunks/${f}' is a staging directory of host '${m[1]}' (a backup running there, or a failed one: remove it by hand if none runs)`);
+  }
+  for (const f of files) {
+    if (!CHUNK_RE.test(f) || refs.has(f)) continue;
+    notes.push(failed.has(f) ? `'chunks/${f}' was published by a failed backup and is not in the map: the next backup removes it`
+      : `'chunks/${f}' is not in the map; zfsbackup does not delete it (remove it by hand if no backup is running)`);
+  }
+  return notes;
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { ZbError } from './cli.js';
 import { writeFd } from './io.js';
 import type { Filter, Meta } from './stream.js';
+import { mapProblem } from './map-check.js';
 
 export const MAP_VERSION = 1;
 /** Holds {version}; a dataset name starts with a letter, so it can never be '@…'. */
@@ -31,8 +32,8 @@ export interface Entry {
 }
 /** One snapshot as the original Python tool wrote it. */
 export interface LegacyEntry {
-  Name: string; CreationTime?: number; incremental?: boolean; parent?: string;
-  chunks: string[]; filters?: string[][]; Recursive?: boolean; SizeEstimate?: number;
+  Name: string; CreationTime?: number; incremental?: boolean; parent?: string | null;
+  chunks: string[]; filters?: string[][] | null; Recursive?: boolean; SizeEstimate?: number | null;
   [k: string]: unknown;
 }
 export type AnyEntry = Entry | LegacyEntry;
@@ -50,22 +51,32 @@ function later(a: AnyEntry, b: AnyEntry): boolean {
   return ta !== undefined && tb !== undefined && /^\d+$/.test(ta) && /^\d+$/.test(tb) && BigInt(ta) > BigInt(tb);
 }
 
-/** Parse and check map text; `where` names the file in errors. */
+const WHERE = Symbol('map file'), ABSENT = Symbol('no map file yet');
+/** The file a map was read from, for messages ('map.json' when it is not known). */
+export const whereOf = (doc: MapDoc): string => doc[WHERE as any] ?? 'map.json';
+
+/** Parse map text and validate the whole document (lib/map-check.ts): a map that does not
+ *  validate is refused with one line naming its first bad field, so that nothing is ever
+ *  done on the strength of a map that does not make sense. `where` names the file. */
 export function parseMap(text: string, where = 'map.json'): MapDoc {
   let doc: any;
-  try { doc = JSON.parse(text); } catch { throw new ZbError(`'${where}' is not valid JSON: fix or restore it (nothing was changed)`); }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ZbError(`'${where}' is not a map (not a JSON object)`);
+  try { doc = JSON.parse(text); } catch { throw new ZbError(`'${where}' is not valid JSON: fix or restore the map; nothing was changed`); }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ZbError(`'${where}' is not a map (not a JSON object): fix or restore the map; nothing was changed`);
   const v = doc[VERSION_KEY]?.version;
-  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ZbError(`'${where}': bad format version ${JSON.stringify(v)}`);
-  if (v > MAP_VERSION) throw new ZbError(`'${where}' has map format ${v}, newer than this zfsbackup reads (${MAP_VERSION})`);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > MAP_VERSION)
+    throw new ZbError(`'${where}' has map format ${v}, newer than this zfsbackup reads (${MAP_VERSION}); nothing was changed`);
+  const bad = mapProblem(doc, { key: VERSION_KEY, max: MAP_VERSION });
+  if (bad) throw new ZbError(`'${where}': ${bad}: fix or restore the map; nothing was changed`);
+  Object.defineProperty(doc, WHERE, { value: where, enumerable: false, writable: true });
   return doc;
 }
 
+/** The map of DEST/PREFIX, validated; {} when there is none yet. */
 export function readMap(dir: string): MapDoc {
   const p = join(dir, 'map.json');
   let text: string;
   try { text = readFileSync(p, 'utf8'); } catch (e: any) {
-    if (e.code === 'ENOENT') return {};
+    if (e.code === 'ENOENT') { const doc = {}; Object.defineProperty(doc, WHERE, { value: p, enumerable: false }); Object.defineProperty(doc, ABSENT, { value: true }); return doc; }
     throw new ZbError(`cannot read '${p}': ${e.message}`);
   }
   return parseMap(text, p);
@@ -74,28 +85,40 @@ export function readMap(dir: string): MapDoc {
 export const datasets = (doc: MapDoc) => Object.keys(doc).filter(k => k !== VERSION_KEY).sort();
 
 /** The stored snapshots of a dataset, oldest first. Reads the original's list form
- *  {"snapshots": [...]} and the keyed form {"snapname": {...}}. */
+ *  {"snapshots": [...]} and the keyed form {"snapname": {...}}; the document was validated
+ *  whole by parseMap, so every value here is an entry. */
 export function entries(doc: MapDoc, dataset: string): AnyEntry[] {
+  if (!Object.prototype.hasOwnProperty.call(doc, dataset) || dataset === VERSION_KEY) return [];
   const d = doc[dataset];
-  if (!d || typeof d !== 'object') return [];
-  const list: any[] = Array.isArray(d.snapshots) ? d.snapshots : Object.values(d);
-  return list.filter(e => e && typeof e === 'object' && (typeof e.name === 'string' || typeof e.Name === 'string')
-    && Array.isArray(e.chunks));
+  return Array.isArray(d.snapshots) ? d.snapshots : Object.values(d);
 }
 
-/** Find a stored snapshot by name (the newest of that name), or the newest one. */
+/** Whether the map was read from no file (there is none yet). */
+export const mapAbsent = (doc: MapDoc): boolean => !!doc[ABSENT as any];
+
+/** "no backup of 'X' in 'D/P/map.json' (it holds: a, b)". */
+export function noBackup(doc: MapDoc, dataset: string): ZbError {
+  const all = datasets(doc).filter(ds => entries(doc, ds).length);
+  const holds = doc[ABSENT as any] ? 'there is no such file: is the prefix right?' : all.length ? `it holds: ${all.join(', ')}` : 'it holds none';
+  return new ZbError(`no backup of '${dataset}' in '${whereOf(doc)}' (${holds})`);
+}
+
+/** Find a stored snapshot by name (the newest of that name), or the newest one. A name that
+ *  is no entry of its own may be inside a stored -I stream (its intermediates are not named
+ *  in the map): the message says which entries may hold it. */
 export function findEntry(doc: MapDoc, dataset: string, snap?: string): AnyEntry {
   const list = entries(doc, dataset);
-  if (!list.length) throw new ZbError(`no backup of '${dataset}' in the map` +
-    (datasets(doc).length ? ` (it holds: ${datasets(doc).join(', ')})` : ''));
+  if (!list.length) throw noBackup(doc, dataset);
   if (snap === undefined) return list[list.length - 1];
   const hit = list.filter(e => entryName(e) === snap).pop();
-  if (!hit) throw new ZbError(`no snapshot '${dataset}@${snap}' in the map`);
-  return hit;
+  if (hit) return hit;
+  const wide = list.filter((e): e is Entry => !isLegacy(e) && !!e.intermediates && e.parent?.name !== snap);
+  if (!wide.length) throw new ZbError(`no snapshot '${dataset}@${snap}' in '${whereOf(doc)}'`);
+  const which = wide.map(e => `'${dataset}@${e.name}' (from '${e.parent?.name || e.parent?.guid}')`).join(', ');
+  throw new ZbError(`no snapshot '${dataset}@${snap}' of its own in the map; the -I stream${wide.length > 1 ? 's' : ''} stored as ${which} ` +
+    `may contain it: restore --snapshot ${wide.length > 1 ? 'one of ' + wide.map(e => e.name).join(', ') : wide[0].name}`);
 }
 
-export const hasGuid = (doc: MapDoc, dataset: string, guid: string) =>
-  entries(doc, dataset).some(e => !isLegacy(e) && e.guid === guid);
 
 /** The parent entry of an incremental (by guid; by name for the original's entries). */
 export function parentOf(list: AnyEntry[], e: AnyEntry): AnyEntry | undefined {
@@ -120,22 +143,32 @@ export function restoreChain(doc: MapDoc, dataset: string, e: AnyEntry): AnyEntr
   return chain;
 }
 
-/** Insert (keeping creation order) a new entry; writes the version key. */
-export function addEntry(doc: MapDoc, dataset: string, e: Entry): void {
+/** Insert (keeping creation order) a new entry; writes the version key. An entry of the
+ *  dataset with the same guid is replaced (one entry per guid, always): entries whose
+ *  parent it was chain onto the new one. Returns the replaced entry. */
+export function addEntry(doc: MapDoc, dataset: string, e: Entry): Entry | undefined {
   doc[VERSION_KEY] = { ...(doc[VERSION_KEY] ?? {}), version: MAP_VERSION };
-  const list = entries(doc, dataset);
+  const list = [...entries(doc, dataset)];
   const extra = doc[dataset] && Array.isArray(doc[dataset].snapshots) ? doc[dataset] : {};
+  const j = e.guid ? list.findIndex(x => !isLegacy(x) && x.guid === e.guid) : -1;
+  const old = j < 0 ? undefined : list.splice(j, 1)[0] as Entry;
+  if (old) for (const x of list) if (!isLegacy(x) && x.parent?.guid === e.guid) x.parent = { name: e.name, guid: e.guid };
   let i = list.length;
   while (i > 0 && later(list[i - 1], e)) i--;
   list.splice(i, 0, e);
   doc[dataset] = { ...extra, snapshots: list };
+  return old;
 }
 
-/** Every chunk file name (relative to the chunks dir) our entries reference. */
+/** The stored entry (ours) of a dataset with this guid. */
+export const byGuid = (doc: MapDoc, dataset: string, guid: string): Entry | undefined =>
+  guid ? entries(doc, dataset).find((e): e is Entry => !isLegacy(e) && e.guid === guid) : undefined;
+
+/** Every chunk file name (relative to the chunks dir) the map's entries reference. */
 export function referenced(doc: MapDoc): Set<string> {
   const s = new Set<string>();
   for (const ds of datasets(doc)) for (const e of entries(doc, ds)) {
-    if (isLegacy(e)) for (const c of e.chunks) s.add(String(c).split('/').pop()!);
+    if (isLegacy(e)) for (const c of e.chunks) s.add(c.split(/[\\/]/).pop()!);
     else for (const c of e.chunks) s.add(c.name);
   }
   return s;
@@ -150,12 +183,17 @@ export function metaOf(dataset: string, e: Entry): Meta {
   };
 }
 
-/** Write map.json atomically: temp file, fsync, rename, fsync of the directory. */
+/** Write map.json atomically: temp file, fsync, rename, fsync of the directory. A document
+ *  that would not validate on the next read (a stream header with odd metadata) is never
+ *  written: a writer must not make the store unreadable. */
 export async function writeMap(dir: string, doc: MapDoc): Promise<void> {
+  const text = JSON.stringify(doc, null, 2) + '\n';
+  const bad = mapProblem(JSON.parse(text), { key: VERSION_KEY, max: MAP_VERSION });
+  if (bad) throw new ZbError(`the new map of '${dir}' would not validate: ${bad}; nothing was changed`);
   const tmp = join(dir, `.map.json.${process.pid}.${randomBytes(4).toString('hex')}`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
-    await writeFd(fd, [Buffer.from(JSON.stringify(doc, null, 2) + '\n')]);
+    await writeFd(fd, [Buffer.from(text)]);
     await fsync(fd);
     closeSync(fd);
     renameSync(tmp, join(dir, 'map.json'));
@@ -197,7 +235,7 @@ export async function lock(dir: string, waitSec: number): Promise<() => void> {
   for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
     let fd: number | undefined;
     try { fd = openSync(p, 'wx', 0o644); } catch (e: any) {
-      if (e.code !== 'EEXIST') throw new ZbError(`cannot create the lock '${p}': ${e.message}`);
+      if (e.code !== 'EEXIST') throw Object.assign(new ZbError(`cannot create the lock '${p}': ${e.message}`), { code: e.code });
     }
     if (fd !== undefined) {
       try { await writeFd(fd, [Buffer.from(JSON.stringify(me) + '\n')]); await fsync(fd); }
