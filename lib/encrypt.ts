@@ -151,7 +151,7 @@ async function decryptOpenssl(o: EncryptOptions, f: Filter | undefined, src: Pul
   const sink = inner ? expect(inner, out) : { push: out, end: async () => {} };
   for await (const b of src.rest()) { gc.tick(b.length); await sink.push(d.update(b)); }
   let last: Buffer;
-  try { last = d.final(); } catch { throw new ZbError('bad decrypt: wrong passphrase or corrupted data (bad padding in the last block)'); }
+  try { last = d.final(); } catch { throw new ZbError('wrong passphrase or corrupted data (bad padding in the last block)'); }
   await sink.push(last);
   await sink.end();
 }
@@ -168,7 +168,8 @@ interface Inner { what: string; need: number; test(head: Buffer): boolean }
 function innerOf(r: ZbReader): Inner | undefined {
   if (r.plain) return undefined;
   const under = r.meta.filters.at(-2);
-  if (!under) return r.meta.plain ? undefined : { what: 'zfs send stream', need: 16, test: isZfsStream };
+  // a header with a source dataset (zb-send's) over no other filter: a zfs send stream
+  if (!under) return r.meta.plain || !r.meta.dataset ? undefined : { what: 'zfs send stream', need: 16, test: isZfsStream };
   if (under.kind === 'compress' && ALGS.includes(under.alg as Alg)) {
     const magic = INFO[under.alg as Alg].magic;
     return { what: `${under.alg} stream`, need: Math.max(...magic.map(m => m.length)),

@@ -301,10 +301,10 @@ t.test('runPipeline blame: a decrypter failing after the decompressor it fed gar
   const { runPipeline, describeFailure, describeSecondary } = await pipeline();
   const r = await runPipeline([
     st('zb-chunk-dir', 'exec sleep 30'),
-    st('zb-encrypt', `sleep 0.2; echo 'zb-encrypt: bad decrypt: wrong passphrase or corrupted data (bad padding in the last block)' >&2; exit 1`),
+    st('zb-encrypt', `sleep 0.2; echo 'zb-encrypt: wrong passphrase or corrupted data (bad padding in the last block)' >&2; exit 1`),
     st('zb-compress', `echo "zb-compress: 'pigz -d -c' failed with exit code 1: pigz: skipping: <stdin> unrecognized format" >&2; exit 1`),
   ], { stdout: 'ignore' });
-  t.equal(describeFailure(r, 3), 'zb-encrypt (stage 2 of 3) failed: bad decrypt: wrong passphrase or corrupted data (bad padding in the last block)');
+  t.equal(describeFailure(r, 3), 'zb-encrypt (stage 2 of 3) failed: wrong passphrase or corrupted data (bad padding in the last block)');
   t.equal(r.status, 1);
   t.ok(r.results[0].stopped, 'the sleeping stage was stopped');
   t.equal(r.results[0].signal, 'SIGTERM');
