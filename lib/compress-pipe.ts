@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { openSync, closeSync, fstatSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZbError } from './cli.js';
-import { start, pipes, privateDir, perl } from './proc.js';
+import { start, pipes, privateDir, perl, dieWithUs } from './proc.js';
 import { encodeHeader, encodeEnd, type ZbReader, type Meta } from './stream.js';
 import { BUF, writeAll, diskFull } from './io.js';
 
@@ -72,9 +72,10 @@ function workerDrain(): Drain {
 /**
  * perl reads the child's output in blocks of up to BUF into a buffer behind a 4-byte
  * slot, puts the length there and writes length and bytes with one write (zb-stream(5)
- * frames, no copy), then prints the total. Our stdout gone: SIGPIPE kills it.
+ * frames, no copy), then prints the total. Our stdout gone: SIGPIPE kills it; we gone
+ * (killed): so is it (dieWithUs), or it would hold the next stage's pipe open.
  */
-const FRAME = `my ($n, $t, $b) = (0, 0, ''); for (;;) { my $r = sysread(STDIN, $b, ${BUF} - $n, 4 + $n); ` +
+const FRAME = () => `${dieWithUs()} my ($n, $t, $b) = (0, 0, ''); for (;;) { my $r = sysread(STDIN, $b, ${BUF} - $n, 4 + $n); ` +
   `die "read " . ($!+0) . " $!\\n" unless defined $r; $n += $r; if ($n && ($n == ${BUF} || !$r)) { substr($b, 0, 4) = pack('N', $n); ` +
   `for (my $o = 0; $o < 4 + $n;) { my $w = syswrite(STDOUT, $b, 4 + $n - $o, $o); die "write " . ($!+0) . " $!\\n" unless defined $w; $o += $w } ` +
   `$t += $n; $n = 0 } last unless $r } print STDERR "total $t\\n"`;
@@ -83,7 +84,7 @@ function perlDrain(perlPath: string): Drain {
   let c: ReturnType<typeof start> | undefined;
   return {
     async run(fd) {
-      c = start([perlPath, '-e', FRAME], [fd, 1, 'pipe']);
+      c = start([perlPath, '-e', FRAME()], [fd, 1, 'pipe']);
       closeSync(fd);   // perl's alone: if it stops, a child still writing gets SIGPIPE
       try { await c.done; } catch {
         if (c.proc.signalCode === 'SIGPIPE') return { code: 'EPIPE', message: 'EPIPE' };

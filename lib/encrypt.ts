@@ -2,7 +2,8 @@
 // payload (or plain data with --raw), recording the filter in the header; -d reverses.
 import { randomBytes } from 'node:crypto';
 import { ZbError, UsageError } from './cli.js';
-import { ZbReader, ZbWriter, CutStreamError, newMeta, type Filter, type Meta } from './stream.js';
+import { ZbReader, ZbWriter, CutStreamError, newMeta, isZfsStream, type Filter, type Meta } from './stream.js';
+import { ALGS, INFO, type Alg } from './compress-algs.js';
 import { buildHeader, parseHeader, parseRecipient, readIdentityFile, readRecipientsFile, unwrapFileKey,
   AGE_V1, MAX_LOG_N, SCRYPT_LOG_N, type Recipient } from './age.js';
 import { AgeOpener, AgeSealer, payloadKey, type Sink } from './age-stream.js';
@@ -141,16 +142,62 @@ async function decryptAge(o: EncryptOptions, src: Pull, sink: Sink): Promise<voi
   await op.finish();
 }
 
-async function decryptOpenssl(o: EncryptOptions, f: Filter | undefined, src: Pull, sink: Sink): Promise<void> {
+async function decryptOpenssl(o: EncryptOptions, f: Filter | undefined, src: Pull, out: Sink, inner?: Inner): Promise<void> {
   const p = legacyParams(o, f, false);
   const prefix = await src.take(16);
   if (!prefix || !prefix.subarray(0, 8).equals(SALTED))
     throw new ZbError("openssl data without its 'Salted__' header (truncated, or written with -nosalt)");
   const d = decryptor(needPass(o), prefix, p), gc = new GcTicker();
-  for await (const b of src.rest()) { gc.tick(b.length); await sink(d.update(b)); }
+  const sink = inner ? expect(inner, out) : { push: out, end: async () => {} };
+  for await (const b of src.rest()) { gc.tick(b.length); await sink.push(d.update(b)); }
   let last: Buffer;
   try { last = d.final(); } catch { throw new ZbError('wrong passphrase or corrupted data (bad padding in the last block)'); }
-  await sink(last);
+  await sink.push(last);
+  await sink.end();
+}
+
+/** What the header says lies under the encryption, told by its first bytes. */
+interface Inner { what: string; need: number; test(head: Buffer): boolean }
+
+/**
+ * openssl enc has no key check: a wrong passphrase decrypts to garbage, noticed (for
+ * CBC) only at the last block, and by then the next stage (a decompressor, zfs receive)
+ * has failed on the garbage and taken the blame. The zb header says what the plaintext
+ * is, so its first bytes are checked before any goes out.
+ */
+function innerOf(r: ZbReader): Inner | undefined {
+  if (r.plain) return undefined;
+  const under = r.meta.filters.at(-2);
+  // a header with a source dataset (zb-send's) over no other filter: a zfs send stream
+  if (!under) return r.meta.plain || !r.meta.dataset ? undefined : { what: 'zfs send stream', need: 16, test: isZfsStream };
+  if (under.kind === 'compress' && ALGS.includes(under.alg as Alg)) {
+    const magic = INFO[under.alg as Alg].magic;
+    return { what: `${under.alg} stream`, need: Math.max(...magic.map(m => m.length)),
+      test: (h) => magic.some(m => h.length >= m.length && h.subarray(0, m.length).equals(m)) };
+  }
+  if (under.kind === 'encrypt' && under.alg === 'openssl') return { what: 'openssl data', need: 8, test: (h) => h.subarray(0, 8).equals(SALTED) };
+  if (under.kind === 'encrypt' && under.alg === 'age') return { what: 'age file', need: AGE_V1.length, test: (h) => h.toString('latin1') === AGE_V1 };
+  return undefined;
+}
+
+/** A sink that holds the first bytes until they show `inner`, else fails. */
+function expect(inner: Inner, sink: Sink): { push: Sink; end(): Promise<void> } {
+  let head: Buffer | null = Buffer.alloc(0);
+  const check = async () => {
+    const h = head!;
+    head = null;
+    if (!inner.test(h.subarray(0, inner.need)))
+      throw new ZbError(`bad decrypt: wrong passphrase? the decrypted data is not the ${inner.what} the stream header says it holds`);
+    await sink(h);
+  };
+  return {
+    push: async (b) => {
+      if (!head) return sink(b);
+      head = Buffer.concat([head, b]);
+      if (head.length >= inner.need) await check();
+    },
+    end: async () => { if (head) await check(); },
+  };
 }
 
 export async function decryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Promise<void> {
@@ -160,6 +207,6 @@ export async function decryptStream(o: EncryptOptions, inFd = 0, outFd = 1): Pro
   const alg = f?.alg ?? await sniff(src);
   const meta: Meta = r.plain ? r.meta : { ...r.meta, filters: r.meta.filters.slice(0, -1) };
   const w = new ZbWriter(outFd, meta, o.raw), sink = (b: Buffer) => w.write(b);
-  await (alg === 'age' ? decryptAge(o, src, sink) : decryptOpenssl(o, f, src, sink));
+  await (alg === 'age' ? decryptAge(o, src, sink) : decryptOpenssl(o, f, src, sink, innerOf(r)));
   await w.end();  // only now: every chunk verified and the input's end frame seen
 }

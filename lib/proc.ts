@@ -107,15 +107,30 @@ const GROW_STD = `for (*STDIN, *STDOUT) { fcntl($_, 1031, ${PIPE_SIZE}) if -p $_
 
 /**
  * argv run through perl, which enlarges the child's stdin and stdout (when they are pipes)
- * and ours (handed to it as fds 3 and 4, closed before the exec) and then execs argv: the
- * same pid, status and signals, and one process start instead of a perl run we would wait
- * for. Unchanged without perl, off Linux, or when argv[0] is not found (spawn says so).
+ * and ours (handed to it as fds 3 and 4, closed before the exec), makes it die with us
+ * (dieWithUs) and then execs argv: the same pid, status and signals, and one process start
+ * instead of a perl run we would wait for. Unchanged without perl, off Linux, or when
+ * argv[0] is not found (spawn says so).
  */
 function growing(argv: string[], stdio: StdioOptions): [string, string[], StdioOptions] {
   if (!perl() || !Array.isArray(stdio) || stdio.length !== 3 || !which(argv[0])) return [argv[0], argv.slice(1), stdio];
   const script = `${GROW_STD} for ([3, "<&="], [4, ">&="]) { open(my $f, $$_[1], $$_[0]) or next; ` +
-    `fcntl($f, 1031, ${PIPE_SIZE}) if -p $f; close $f } exec { $ARGV[0] } @ARGV; print STDERR "$ARGV[0]: $!\\n"; exit 127`;
+    `fcntl($f, 1031, ${PIPE_SIZE}) if -p $f; close $f } ${dieWithUs()} exec { $ARGV[0] } @ARGV; print STDERR "$ARGV[0]: $!\\n"; exit 127`;
   return [perl()!, ['-e', script, '--', ...argv], [...stdio, 0, 1]];
+}
+
+/** prctl(2) by syscall number, for perl (which has no binding for it). */
+const PRCTL: Record<string, number> = { x64: 157, arm64: 167 };
+
+/**
+ * Perl that asks the kernel to send its process SIGTERM when we die (PR_SET_PDEATHSIG,
+ * which survives exec): a stage killed by any signal, SIGKILL too, takes its zfs send,
+ * zfs receive or compressor with it, at once, instead of leaving it to find a closed pipe.
+ * If we died before the prctl, it stops itself. Empty where the syscall number is unknown.
+ */
+export function dieWithUs(): string {
+  const nr = PRCTL[process.arch];
+  return nr ? `syscall(${nr}, 1, 15); kill('TERM', $$) if getppid() != ${process.pid};` : '';
 }
 
 let perlPath: string | null | undefined;

@@ -71,14 +71,18 @@ export async function send(o: SendOptions): Promise<void> {
     const [[r, pw]] = pipes(1, false);
     const c = start(argv, ['ignore', pw, 'pipe'], { grow: true });   // its pipe and our stdout: 1 MiB
     closeSync(pw);
-    if (attempt === 1) await w.start();
     const check = new StreamCheck();
     try {
+      if (attempt === 1) await w.start();   // in here: our reader may be gone already
       for (let n; (n = readFull(r, buf)) > 0;) { check.see(buf.subarray(0, n)); await w.write(buf.subarray(0, n)); }
     } catch (e) {
-      c.proc.kill('SIGTERM');
+      // zfs (zfs-fuse: its daemon) writes into r: closed, its write fails instead of waiting
+      // for a read that never comes, while we would wait for it to exit
+      closeSync(r);
+      stop(c);
       throw e;
-    } finally { closeSync(r); }
+    }
+    closeSync(r);
     await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
     // zfs-fuse, with several sends at once, now and then exits 0 having written nothing;
     // nothing of the payload has gone out then, so running it again is safe
@@ -90,6 +94,12 @@ export async function send(o: SendOptions): Promise<void> {
     break;
   }
   await w.end();
+}
+
+/** SIGTERM, and SIGKILL if it is still there after 2 s (the timer does not keep us alive). */
+function stop(c: ReturnType<typeof start>): void {
+  c.proc.kill('SIGTERM');
+  setTimeout(() => { if (c.proc.exitCode === null && !c.proc.signalCode) c.proc.kill('SIGKILL'); }, 2000).unref();
 }
 
 const RECORD = 312;   // sizeof(dmu_replay_record_t)
