@@ -137,7 +137,7 @@ export class ZFSBackup {
     if (!token) return;
     if (this.opts.verbose) this.log(`resuming the interrupted receive into ${this.target}`);
     const stages = [stage('zb-send', ['-t', token, this.dataset]), stage('zb-recv', ['-s', this.target])];
-    const r = await runPipeline(stages, { stdout: 'ignore' });
+    const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
     if (!r.ok) throw new ZbError(`resuming into ${this.target}: ${describeFailure(r, stages.length)}`, r.status);
   }
 
@@ -160,7 +160,7 @@ export class ZFSBackup {
         if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
       }
       stages.push(...await this.sinkStages(step, replace));
-      const r = await runPipeline(stages, { stdout: 'ignore' });
+      const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
       if (!r.ok) throw new ZbError(describeFailure(r, stages.length), r.status);
       if (tmp) {
         const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));

@@ -140,7 +140,7 @@ export class ZFSBackupDirectory extends ZFSBackup {
         keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
       const stages = [stage('zb-chunk-dir', s.read), ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
-      const r = await runPipeline(stages, { stdout: 'ignore' });
+      const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
       if (!r.ok) throw new ZbError(`restore of ${label(s.e)}: ${describeFailure(r, stages.length)}${left(to, done)}`, r.status);
       done.push(entryName(s.e));
     }

@@ -1,7 +1,7 @@
 // zb-recv: a zb stream (or a plain zfs stream) into zfs receive. The last 64 KiB of
 // the payload are held back until the end frame has arrived, so a cut stream never
 // reaches zfs whole: zfs receive is killed and nothing is committed.
-import { ZbError } from './cli.js';
+import { ZbError, prog } from './cli.js';
 import { ZbReader } from './stream.js';
 import { closeSync } from 'node:fs';
 import { writeAll } from './io.js';
@@ -39,7 +39,18 @@ export async function recv(o: z.RecvOpts): Promise<void> {
   }
   try { if (held) writeAll(pw, held); } catch { /* zfs receive gone: its own error below says why */ }
   closeSync(pw);
-  await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
+  await c.done.catch(async () => {
+    if (!/I\/O error/.test(c.tail()) || !(await committedAnyway(o, r.meta))) throw z.zfsError(args, c.tail());
+    process.stderr.write(`${prog}: warning: zfs receive reported an I/O error, but '${o.target}@${r.meta.snapshot}' is there with the stream's guid ${r.meta.guid}: taken as received (zfs-fuse fails so when -F replaces a dataset)\n`);
+  });
+}
+
+/** zfs-fuse's receive -F of a full stream over an existing dataset now and then commits the
+ *  snapshot and then says "I/O error": the guid on the target is the proof it arrived. */
+async function committedAnyway(o: z.RecvOpts, meta: { guid?: string; snapshot?: string; base?: unknown; recursive?: boolean }): Promise<boolean> {
+  if (!o.force || o.discardFirst || meta.base || meta.recursive || !meta.guid || !meta.snapshot) return false;
+  const snaps = await z.snapshots(o.target).catch(() => []);
+  return snaps.some(s => s.snap === meta.snapshot && s.guid === meta.guid);
 }
 
 const HOLD = 64 << 10;

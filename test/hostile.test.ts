@@ -259,7 +259,7 @@ t.test('5. list of what a target or store does not hold is an error; --operation
   await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P`);
   const a = await sh(`zfsbackup --dataset ${p.name}/nothere directory --dest ${d} --prefix P list`);
   t.equal(a.code, 1);
-  oneLine(t, a.stderr, /^zfsbackup: no backup of '.*\/nothere' in the map/);
+  oneLine(t, a.stderr, /^zfsbackup: no backup of '.*\/nothere' in '.*\/P\/map.json' \(it holds: .*\/data\)$/);
   const b = await sh(`zfsbackup --dataset ${ds} zfs --dest ${p.name}/nothere list`);
   t.equal(b.code, 1);
   oneLine(t, b.stderr, /^zfsbackup: target '.*\/nothere\/data' does not exist: nothing of '.*\/data' is backed up in '.*\/nothere'$/);
@@ -270,6 +270,14 @@ t.test('5. list of what a target or store does not hold is an error; --operation
   const h = await sh(`(sleep 0.5; zfsbackup --help) | true`);
   t.notMatch(h.stderr, /\n\s+at /, 'no stack trace');
   t.ok(h.stderr.trim().split('\n').length <= 1, `at most one line: ${h.stderr}`);
+  // -q: nothing on stderr on success, though a stage warns (a password file others can read)
+  const pw = join(d, 'pw');
+  writeFileSync(pw, 'secret\n', { mode: 0o644 });
+  const loud = await ok(`zfsbackup -E --password-file ${pw} --dataset ${ds} directory --dest ${d} --prefix Q`);
+  t.match(loud.stderr, /warning: password file .* is readable by others/, 'without -q the warning is shown');
+  fill(`${p.mnt}/data/more.bin`, 1000); await ok(`zfs snapshot ${ds}@s2`);
+  const quiet = await ok(`zfsbackup -q -E --password-file ${pw} --dataset ${ds} directory --dest ${d} --prefix Q`);
+  t.equal(quiet.stderr, '', '-q: nothing on stderr');
   // a clash of names is not something --full can cure: the message does not send the user there
   await ok(`zfs create -p ${p.name}/copy/data && zfs snapshot ${p.name}/copy/data@s1`);
   const e = await sh(`zfsbackup --dataset ${ds} zfs --dest ${p.name}/copy`);
