@@ -222,16 +222,16 @@ export async function cleanup(base: string, lockWait: number): Promise<string[]>
  *  otherwise replace it (`replace` says why) — except that an intact entry is never
  *  replaced by an incremental that could not be restored (its base is not in the map, or
  *  the base's chain is broken): `skip` then says why nothing was written. */
-function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string } {
+function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string; warn?: boolean } {
   const bad = chainProblem(o.dest, o.prefix, doc, ds, old);
-  if (bad) return { replace: bad };
+  if (bad) return { replace: bad, warn: true };
   if (old.parent?.guid === meta.base?.guid) return { skip: '' };
   const on = (p: { name: string; guid: string }) => `an incremental on '${p.name || p.guid}'`;
   const was = old.parent ? on(old.parent) : 'a full', now = meta.base ? on(meta.base) : 'a full';
   if (meta.base) {
     const base = byGuid(doc, ds, meta.base.guid);
     const why = base ? chainProblem(o.dest, o.prefix, doc, ds, base) : `its base (guid ${meta.base.guid}) is not in the map`;
-    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})` };
+    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})`, warn: true };
   }
   return { replace: `it was ${was}, this is ${now}` };
 }
@@ -251,7 +251,8 @@ function entryOf(meta: Meta, chunks: ChunkRef[], bytes: number): Entry {
   };
 }
 
-/** Store the zb stream on fd 0. Returns what to tell the user. */
+/** Store the zb stream on fd 0. Returns what to tell the user ('warning: ...' when the store
+ *  was found broken, or the stream not stored because it would not restore). */
 export async function store(o: StoreOptions): Promise<string> {
   const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
   const first = readMap(base);           // a map that does not validate stops us before any change
@@ -264,7 +265,7 @@ export async function store(o: StoreOptions): Promise<string> {
   const early = stored && decide(o, first, ds, stored, meta);
   if (early && early.skip !== undefined) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
-    return `${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
+    return `${early.warn ? 'warning: ' : ''}${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
   }
   try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
     if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
@@ -283,14 +284,17 @@ export async function store(o: StoreOptions): Promise<string> {
     const doc = readMap(base);
     const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
     const late = now && decide(o, doc, ds, now, meta);
-    if (late && late.skip !== undefined) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`; }
+    if (late && late.skip !== undefined) {
+      await run.discard();
+      return `${late.warn ? 'warning: ' : ''}${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`;
+    }
     run.publish();
     const old = addEntry(doc, ds, entryOf(meta, run.chunks, run.total));
     await writeMap(base, doc);
     run.done();
     const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
     if (!old) return `stored ${label}: ${what}`;
-    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
+    return `${late && late.warn ? 'warning: ' : ''}replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
   } catch (e: any) {
     if (e instanceof CommittedError) throw e;
     await run.discard();

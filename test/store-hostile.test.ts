@@ -128,7 +128,7 @@ t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the sn
   t.equal(v.code, 1);
   t.match(v.out, `chunk '${s2.chunks[1].name}' is missing`);
   const r = await ok(`zb-send -i s1 ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P --chunk-size 64K`);
-  t.match(r.stderr, new RegExp(`^zb-chunk-dir: replaced the entry of ${ds}@s2 \\(guid ${s2.guid}\\): chunk '${s2.chunks[1].name.replace(/[.]/g, '\\.')}' of ${ds}@s2 is missing; stored \\d+ chunk`));
+  t.match(r.stderr, new RegExp(`^zb-chunk-dir: warning: replaced the entry of ${ds}@s2 \\(guid ${s2.guid}\\): chunk '${s2.chunks[1].name.replace(/[.]/g, '\\.')}' of ${ds}@s2 is missing; stored \\d+ chunk`));
   const m1 = readMap(base), list = m1[ds].snapshots;
   t.same(list.map((e: any) => [e.name, e.guid]), m0[ds].snapshots.map((e: any) => [e.name, e.guid]), 'one entry per guid, in order');
   t.notSame(list[1].chunks.map((c: any) => c.name), s2.chunks.map((c: any) => c.name), 'new chunk files (run-tagged names: the old ones are not overwritten)');
@@ -140,7 +140,7 @@ t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the sn
   const again = await ok(`zb-send -i s1 ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P`);
   t.match(again.stderr, /already stored/, 'an intact entry of the same kind is not stored again');
   const full = await ok(`zb-send ${ds}@s2 | zb-chunk-dir --dest ${d} --prefix P`);
-  t.match(full.stderr, `replaced the entry of ${ds}@s2 (guid ${s2.guid}): it was an incremental on 's1', this is a full;`);
+  t.match(full.stderr, `zb-chunk-dir: replaced the entry of ${ds}@s2 (guid ${s2.guid}): it was an incremental on 's1', this is a full;`);
   const m2 = readMap(base)[ds].snapshots;
   t.same(m2.map((e: any) => [e.name, e.incremental]), [['s1', false], ['s2', false], ['s3', true]]);
   t.equal(m2[2].parent.guid, s2.guid, 's3 chains onto the new s2');
@@ -152,7 +152,7 @@ t.test('a broken entry (a missing chunk mid-chain) is replaced by storing the sn
   await ok(`zb-send ${ds}@s5 | zb-chunk-dir --dest ${d} --prefix P`);
   const before = readFileSync(join(base, 'map.json'));
   const inc = await ok(`zb-send -i s4 ${ds}@s5 | zb-chunk-dir --dest ${d} --prefix P`);
-  t.match(inc.stderr, new RegExp(`^zb-chunk-dir: ${ds}@s5 \\(guid \\d+\\) is already stored in '.*' as a full, which restores; this stream, an incremental on 's4', would not restore \\(its base \\(guid \\d+\\) is not in the map\\); nothing written\n$`));
+  t.match(inc.stderr, new RegExp(`^zb-chunk-dir: warning: ${ds}@s5 \\(guid \\d+\\) is already stored in '.*' as a full, which restores; this stream, an incremental on 's4', would not restore \\(its base \\(guid \\d+\\) is not in the map\\); nothing written\n$`));
   t.same(readFileSync(join(base, 'map.json')), before, 'the map is unchanged');
 });
 
