@@ -6,7 +6,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, re
 import { fsync as fsyncCb, fsyncSync } from 'node:fs';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
@@ -136,13 +136,15 @@ class Run {
     syncDir(this.staging);
   }
   /** Move the chunks into chunks/ (under the lock). A file there is never overwritten: when
-   *  a name is taken (a replaced entry's chunks, a stray file), every chunk of the run gets
-   *  the run's tag (.rNONCE.NNN). First the run marker: the final names, written and synced
+   *  a name is taken (a replaced entry's chunks, a stray file, or listed by another run's
+   *  marker), every chunk of the run gets the run's tag (.rNONCE.NNN). First the run marker: the final names, written and synced
    *  in the staging directory, so that a crash from here on leaves proof of what is ours. */
   publish(): void {
-    const taken = this.chunks.some(c => existsSync(join(this.cdir, c.name)));
+    const others = listed(this.cdir, basename(this.staging));
+    const isTaken = (n: string) => existsSync(join(this.cdir, n)) || others.has(n);
+    const taken = this.chunks.some(c => isTaken(c.name));
     const final = this.chunks.map(c => taken ? c.name.replace(/(\.\d{3,})$/, `.r${this.nonce}$1`) : c.name);
-    if (final.some(n => existsSync(join(this.cdir, n)))) throw new ZbError(`chunk names of this run are taken in '${this.cdir}'`);
+    if (final.some(isTaken)) throw new ZbError(`chunk names of this run are taken in '${this.cdir}'`);
     const tmp = join(this.staging, `${MARKER}.tmp`), fd = openSync(tmp, 'wx', 0o600);
     try { writeFileSync(fd, JSON.stringify({ chunks: final }) + '\n'); fsyncSync(fd); } finally { closeSync(fd); }
     renameSync(tmp, join(this.staging, MARKER));
@@ -198,23 +200,35 @@ function deadRun(cdir: string, f: string): boolean {
  *  no marker lists is never deleted, whatever the map says: verify lists it. (On an object
  *  store the same rule holds with a marker object per run, written before its first chunk.) */
 export async function cleanup(base: string, lockWait: number): Promise<string[]> {
-  const cdir = join(base, 'chunks'), gone: string[] = [];
   const release = await lock(base, lockWait);
-  try {
-    const refs = referenced(readMap(base));
-    for (const f of readdirSync(cdir)) {
-      if (!deadRun(cdir, f)) continue;
-      const p = join(cdir, f), listed = marker(p);
-      if (listed === null) continue;        // a marker that does not read: leave the run as it is
+  try { return sweep(join(base, 'chunks'), referenced(readMap(base))); } finally { release(); }
+}
+
+/** cleanup() under a lock already held. Also run at every commit, before the map changes, so
+ *  that a run that died between committing and removing its marker is seen while the map
+ *  still references its chunks (it committed: they are kept, whatever happens to its entry). */
+function sweep(cdir: string, refs: Set<string>): string[] {
+  const gone: string[] = [];
+  for (const f of readdirSync(cdir)) {
+    if (!deadRun(cdir, f)) continue;
+    const p = join(cdir, f), listed = marker(p);
+    if (listed === null) continue;          // a marker that does not read: leave the run as it is
+    if (!(listed ?? []).some(n => refs.has(n))) {   // none in the map: it did not commit
       for (const n of listed ?? []) {
-        if (refs.has(n)) continue;          // it committed before it died
         try { if (lstatSync(join(cdir, n)).isFile()) { unlinkSync(join(cdir, n)); gone.push(n); } } catch { /* never published */ }
       }
-      for (const g of readdirSync(p)) if (CHUNK_RE.test(g) || g === MARKER || g === `${MARKER}.tmp`) unlinkSync(join(p, g));
-      try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
     }
-  } finally { release(); }
+    for (const g of readdirSync(p)) if (CHUNK_RE.test(g) || g === MARKER || g === `${MARKER}.tmp`) unlinkSync(join(p, g));
+    try { rmdirSync(p); gone.push(f); } catch { /* holds files that are not ours: leave it */ }
+  }
   return gone;
+}
+
+/** The names the run markers of other staging directories in cdir list: taken. */
+function listed(cdir: string, mine: string): Set<string> {
+  const s = new Set<string>();
+  for (const f of readdirSync(cdir)) if (f !== mine && STAGE_RE.test(f)) for (const n of marker(join(cdir, f)) ?? []) s.add(n);
+  return s;
 }
 
 /** What to do with a stream whose guid is stored. Skip it when the stored entry's chain is
@@ -222,16 +236,16 @@ export async function cleanup(base: string, lockWait: number): Promise<string[]>
  *  otherwise replace it (`replace` says why) — except that an intact entry is never
  *  replaced by an incremental that could not be restored (its base is not in the map, or
  *  the base's chain is broken): `skip` then says why nothing was written. */
-function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string } {
+function decide(o: StoreOptions, doc: MapDoc, ds: string, old: Entry, meta: Meta): { skip?: string; replace?: string; warn?: boolean } {
   const bad = chainProblem(o.dest, o.prefix, doc, ds, old);
-  if (bad) return { replace: bad };
+  if (bad) return { replace: bad, warn: true };
   if (old.parent?.guid === meta.base?.guid) return { skip: '' };
   const on = (p: { name: string; guid: string }) => `an incremental on '${p.name || p.guid}'`;
   const was = old.parent ? on(old.parent) : 'a full', now = meta.base ? on(meta.base) : 'a full';
   if (meta.base) {
     const base = byGuid(doc, ds, meta.base.guid);
     const why = base ? chainProblem(o.dest, o.prefix, doc, ds, base) : `its base (guid ${meta.base.guid}) is not in the map`;
-    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})` };
+    if (why) return { skip: ` as ${was}, which restores; this stream, ${now}, would not restore (${why})`, warn: true };
   }
   return { replace: `it was ${was}, this is ${now}` };
 }
@@ -251,7 +265,8 @@ function entryOf(meta: Meta, chunks: ChunkRef[], bytes: number): Entry {
   };
 }
 
-/** Store the zb stream on fd 0. Returns what to tell the user. */
+/** Store the zb stream on fd 0. Returns what to tell the user ('warning: ...' when the store
+ *  was found broken, or the stream not stored because it would not restore). */
 export async function store(o: StoreOptions): Promise<string> {
   const base = storeDir(o.dest, o.prefix), cdir = join(base, 'chunks');
   const first = readMap(base);           // a map that does not validate stops us before any change
@@ -264,7 +279,7 @@ export async function store(o: StoreOptions): Promise<string> {
   const early = stored && decide(o, first, ds, stored, meta);
   if (early && early.skip !== undefined) {
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
-    return `${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
+    return `${early.warn ? 'warning: ' : ''}${label} (guid ${meta.guid}) is already stored in '${base}'${early.skip}; nothing written`;
   }
   try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
     if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
@@ -281,18 +296,25 @@ export async function store(o: StoreOptions): Promise<string> {
     await run.finish();
     release = await lock(base, o.lockWait);
     const doc = readMap(base);
+    sweep(cdir, referenced(doc));
     const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
     const late = now && decide(o, doc, ds, now, meta);
-    if (late && late.skip !== undefined) { await run.discard(); return `${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`; }
+    if (late && late.skip !== undefined) {
+      await run.discard();
+      return `${late.warn ? 'warning: ' : ''}${label} (guid ${meta.guid}) was stored by another run meanwhile${late.skip}; nothing written`;
+    }
     run.publish();
     const old = addEntry(doc, ds, entryOf(meta, run.chunks, run.total));
     await writeMap(base, doc);
     run.done();
     const what = `${run.chunks.length} chunk(s), ${run.total} bytes in '${base}'`;
     if (!old) return `stored ${label}: ${what}`;
-    return `replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
+    return `${late && late.warn ? 'warning: ' : ''}replaced the entry of ${ds}@${old.name} (guid ${old.guid}): ${late && late.replace}; stored ${what} (the old entry's chunk files are kept: --verify lists them)`;
   } catch (e: any) {
-    if (e instanceof CommittedError) throw e;
+    // the map is renamed into place (only its directory's fsync failed): the run committed, and
+    // its marker goes, so that its chunks are never taken for a failed run's (at worst, were the
+    // rename lost in a crash, they are files no marker lists: kept, and listed by verify)
+    if (e instanceof CommittedError) { run.done(); throw e; }
     await run.discard();
     const full = diskFull(e) ?? (e instanceof ZbError && /^(no space left on device|disk quota exceeded)$/.test(e.message) ? e.message : null);
     if (full) throw new ZbError(`${full} in '${base}'`);
@@ -465,7 +487,7 @@ function strays(cdir: string, refs: Set<string>): string[] {
     if (!m) continue;
     if (deadRun(cdir, f)) {
       const listed = marker(join(cdir, f));
-      for (const n of listed ?? []) failed.add(n);
+      if (!(listed ?? []).some(n => refs.has(n))) for (const n of listed ?? []) failed.add(n);
       notes.push(listed === null ? `'chunks/${f}' was left by a failed backup (pid ${m[2]}), but its run marker does not read: zfsbackup leaves it alone (remove it by hand)`
         : `'chunks/${f}' was left by a failed backup (pid ${m[2]}, no longer running): the next backup removes it`);
     } else notes.push(m[1] === hostname() ? `'chunks/${f}' is the staging directory of a running backup (pid ${m[2]})`
