@@ -39,7 +39,7 @@ let seq = 0;
 
 interface Run { code: number; stderr: string; ms: number; killed: boolean; left: string[] }
 interface Kill { stage: string; sig: NodeJS.Signals }
-interface RunOpts { env?: Record<string, string>; path?: string; kill?: Kill; interrupt?: 'wrapper' | 'group' }
+interface RunOpts { env?: Record<string, string>; path?: string; kill?: Kill; interrupt?: 'wrapper' | 'group' | 'kill' }
 
 const children = (pid: number): number[] => {
   try { return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').map(Number); } catch { return []; }
@@ -55,7 +55,8 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 /**
  * zfsbackup ARGS in a process group of its own. kill: once that stage (a child of the
  * wrapper, by its argv) has read 8 MiB, send it sig; interrupt: SIGTERM to the wrapper
- * (or to its whole group, as timeout(1) does) once the last stage has read 8 MiB.
+ * (or to its whole group, as timeout(1) does; or SIGKILL to the wrapper) once the last
+ * stage has read 8 MiB.
  */
 async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
   const env = { ...ENV, ...o.env, ...(o.path ? { PATH: `${o.path}:${ENV.PATH}` } : {}) };
@@ -78,7 +79,7 @@ async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
       const n = rchar(pid!);
       if (n < 8 * MiB) continue;
       if (o.kill) process.kill(pid!, o.kill.sig);
-      else process.kill(o.interrupt === 'group' ? -c.pid! : c.pid!, 'SIGTERM');
+      else process.kill(o.interrupt === 'group' ? -c.pid! : c.pid!, o.interrupt === 'kill' ? 'SIGKILL' : 'SIGTERM');
       killed = n < 30 * MiB;   // mid-stream: most of the 40 MiB still to come
       break;
     }
@@ -94,14 +95,14 @@ async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
   return { code, stderr, ms, killed, left };
 }
 
-/** The run ended in time, non-zero, with exactly one line, which matches re. */
-function failedWith(t: any, r: Run, re: RegExp, status?: number): void {
+/** The run ended in time, non-zero, with exactly one line, which matches re (null: no line). */
+function failedWith(t: any, r: Run, re: RegExp | null, status?: number): void {
   t.ok(r.ms < BOUND, `ended in ${r.ms} ms`);
   t.not(r.code, 0, 'non-zero exit');
   if (status !== undefined) t.equal(r.code, status, `exit status ${status}`);
   const lines = r.stderr.split(/[\r\n]+/).filter(Boolean);
-  t.equal(lines.length, 1, `one line on stderr: ${JSON.stringify(r.stderr)}`);
-  t.match(lines[0] ?? '', re);
+  t.equal(lines.length, re ? 1 : 0, `${re ? 'one line' : 'nothing'} on stderr: ${JSON.stringify(r.stderr)}`);
+  if (re) t.match(lines[0] ?? '', re);
   t.same(r.left, [], 'no process of the run left');
 }
 
@@ -142,7 +143,7 @@ interface DirCase {
   name: string; args: string[]; o?: RunOpts; fake?: Record<string, string>; dest?: 'full' | 'fills';
   store?: boolean;              // DEST/P/chunks made before the disk filled
   clean?: boolean;              // zb-chunk-dir got SIGTERM: not even a staging dir is left
-  expect: RegExp; status?: number;
+  expect: RegExp | null; status?: number;
   reason?: [RegExp, string];    // the true reason, not yet given (todo: whose file)
 }
 
@@ -185,6 +186,8 @@ const dirCases: DirCase[] = [
     expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143, clean: true },
   { name: 'SIGTERM to its process group mid-stream (timeout(1))', args: ['-E', '--password-file', pw], o: { interrupt: 'group' },
     expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143, clean: true },
+  { name: 'SIGKILL to the wrapper mid-stream: its stages die with it (no word: it cannot speak)', args: ['-C', '--compress', 'zstd'],
+    o: { interrupt: 'kill' }, expect: null, status: 137, clean: true },
 ];
 
 let n = 0;
@@ -216,7 +219,7 @@ t.test('directory: a failed incremental leaves the map as it was, byte for byte'
   t.same(readdirSync(join(d, 'P', 'chunks')).filter(f => !f.startsWith('.zb-partial.')).sort(), chunks, 'the same chunk files');
 });
 
-interface ZfsCase { name: string; o?: RunOpts; fake?: string; dest?: 'full' | 'fills'; expect: RegExp; status?: number }
+interface ZfsCase { name: string; o?: RunOpts; fake?: string; dest?: 'full' | 'fills'; expect: RegExp | null; status?: number }
 const zfsCases: ZfsCase[] = [
   { name: 'zfs receive fails at start: zb-recv, with zfs\'s words',
     fake: `[ "$1" = receive ] && { echo "cannot receive: permission denied" >&2; exit 1; }; exec /usr/sbin/zfs "$@"`,
@@ -235,6 +238,7 @@ const zfsCases: ZfsCase[] = [
     expect: /^zfsbackup: zb-recv \(stage 2 of 2\) failed: killed by SIGTERM$/, status: 143 },
   { name: 'SIGTERM to the wrapper mid-stream', o: { interrupt: 'wrapper' },
     expect: /^zfsbackup: interrupted by SIGTERM: stopped 2 of 2 stages$/, status: 143 },
+  { name: 'SIGKILL to the wrapper mid-stream: its stages die with it', o: { interrupt: 'kill' }, expect: null, status: 137 },
 ];
 
 for (const c of zfsCases) {
