@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { signalStatus } from './cli.js';
-import { pipes } from './proc.js';
+import { pipes, supervised } from './proc.js';
 
 export interface Stage { name: string; argv: string[] }
 export interface StageResult {
@@ -88,7 +88,8 @@ export function runPipeline(stages: Stage[], opts: RunOptions = {}): Promise<Pip
   const waits = stages.map((s, i) => {
     const last = i === stages.length - 1;
     const stdin = i === 0 ? (opts.stdin ?? 'ignore') : links[i - 1][0];
-    const c = spawn(s.argv[0], s.argv.slice(1), { stdio: [stdin, last ? (opts.stdout ?? 1) : links[i][1], 'pipe'] });
+    const argv = supervised(s.argv);   // dies with us, even by SIGKILL
+    const c = spawn(argv[0], argv.slice(1), { stdio: [stdin, last ? (opts.stdout ?? 1) : links[i][1], 'pipe'] });
     children.push(c);
     let part = '';
     const line = (l: string, end: string) => {

@@ -133,6 +133,17 @@ export function dieWithUs(): string {
   return nr ? `syscall(${nr}, 1, 15); kill('TERM', $$) if getppid() != ${process.pid};` : '';
 }
 
+/**
+ * argv run through perl that makes it die with us (dieWithUs) and execs it: the same pid,
+ * status and signals. For the wrapper's stages: a wrapper killed by SIGKILL (timeout -s
+ * KILL) takes its stages along, which then commit nothing, instead of leaving them to run
+ * unsupervised. Unchanged without perl, off Linux, or when argv[0] is not found.
+ */
+export function supervised(argv: string[]): string[] {
+  if (!perl() || !dieWithUs() || !which(argv[0])) return argv;
+  return [perl()!, '-e', `${dieWithUs()} exec { $ARGV[0] } @ARGV; print STDERR "$ARGV[0]: $!\\n"; exit 127`, '--', ...argv];
+}
+
 let perlPath: string | null | undefined;
 /** perl, on Linux (F_SETPIPE_SZ is Linux's), or null. */
 export function perl(): string | null {

@@ -39,7 +39,7 @@ let seq = 0;
 
 interface Run { code: number; stderr: string; ms: number; killed: boolean; left: string[] }
 interface Kill { stage: string; sig: NodeJS.Signals }
-interface RunOpts { env?: Record<string, string>; path?: string; kill?: Kill; interrupt?: 'wrapper' | 'group' }
+interface RunOpts { env?: Record<string, string>; path?: string; kill?: Kill; interrupt?: 'wrapper' | 'group' | 'kill' }
 
 const children = (pid: number): number[] => {
   try { return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').map(Number); } catch { return []; }
@@ -55,7 +55,8 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 /**
  * zfsbackup ARGS in a process group of its own. kill: once that stage (a child of the
  * wrapper, by its argv) has read 8 MiB, send it sig; interrupt: SIGTERM to the wrapper
- * (or to its whole group, as timeout(1) does) once the last stage has read 8 MiB.
+ * (or to its whole group, as timeout(1) does; or SIGKILL to the wrapper) once the last
+ * stage has read 8 MiB.
  */
 async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
   const env = { ...ENV, ...o.env, ...(o.path ? { PATH: `${o.path}:${ENV.PATH}` } : {}) };
@@ -78,7 +79,7 @@ async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
       const n = rchar(pid!);
       if (n < 8 * MiB) continue;
       if (o.kill) process.kill(pid!, o.kill.sig);
-      else process.kill(o.interrupt === 'group' ? -c.pid! : c.pid!, 'SIGTERM');
+      else process.kill(o.interrupt === 'group' ? -c.pid! : c.pid!, o.interrupt === 'kill' ? 'SIGKILL' : 'SIGTERM');
       killed = n < 30 * MiB;   // mid-stream: most of the 40 MiB still to come
       break;
     }
@@ -94,26 +95,27 @@ async function zb(args: string[], o: RunOpts = {}): Promise<Run> {
   return { code, stderr, ms, killed, left };
 }
 
-/** The run ended in time, non-zero, with exactly one line, which matches re. */
-function failedWith(t: any, r: Run, re: RegExp, status?: number): void {
+/** The run ended in time, non-zero, with exactly one line, which matches re (null: no line). */
+function failedWith(t: any, r: Run, re: RegExp | null, status?: number): void {
   t.ok(r.ms < BOUND, `ended in ${r.ms} ms`);
   t.not(r.code, 0, 'non-zero exit');
   if (status !== undefined) t.equal(r.code, status, `exit status ${status}`);
   const lines = r.stderr.split(/[\r\n]+/).filter(Boolean);
-  t.equal(lines.length, 1, `one line on stderr: ${JSON.stringify(r.stderr)}`);
-  t.match(lines[0] ?? '', re);
+  t.equal(lines.length, re ? 1 : 0, `${re ? 'one line' : 'nothing'} on stderr: ${JSON.stringify(r.stderr)}`);
+  if (re) t.match(lines[0] ?? '', re);
   t.same(r.left, [], 'no process of the run left');
 }
 
 /** A directory store: no map (or the same bytes), no chunk files, staging only of a dead run. */
-function dirUntouched(t: any, d: string, map?: Buffer): void {
+function dirUntouched(t: any, d: string, map?: Buffer, clean = false): void {
   const mp = join(d, 'P', 'map.json');
   if (map) t.same(readFileSync(mp), map, 'map.json unchanged');
   else t.notOk(existsSync(mp), 'no map.json');
   const cdir = join(d, 'P', 'chunks');
   for (const f of existsSync(cdir) ? readdirSync(cdir) : []) {
     const m = /^\.zb-partial\.[^.]+\.(\d+)\.[0-9a-f]{8}$/.exec(f);
-    if (m) t.notOk(alive(Number(m[1])), `staging dir ${f} is of a dead run`);
+    if (m && clean) t.fail(`zb-chunk-dir got SIGTERM: it removes its staging dir, yet ${f} is left`);
+    else if (m) t.notOk(alive(Number(m[1])), `staging dir ${f} is of a dead run`);
     else t.fail(`left in chunks/: ${f}`);
   }
 }
@@ -140,7 +142,8 @@ const shortPigz = { pigz: 'head -c 5242880 >/dev/null; echo "pigz: gave up" >&2;
 interface DirCase {
   name: string; args: string[]; o?: RunOpts; fake?: Record<string, string>; dest?: 'full' | 'fills';
   store?: boolean;              // DEST/P/chunks made before the disk filled
-  expect: RegExp; status?: number;
+  clean?: boolean;              // zb-chunk-dir got SIGTERM: not even a staging dir is left
+  expect: RegExp | null; status?: number;
   reason?: [RegExp, string];    // the true reason, not yet given (todo: whose file)
 }
 
@@ -173,16 +176,18 @@ const dirCases: DirCase[] = [
   { name: 'zb-chunk-dir killed (SIGKILL) mid-stream', args: ['--pigz'], o: { kill: { stage: 'zb-chunk-dir', sig: 'SIGKILL' } },
     expect: /^zfsbackup: zb-chunk-dir \(stage 3 of 3\) failed: killed by SIGKILL$/, status: 137 },
   { name: 'zb-chunk-dir stopped (SIGTERM) mid-stream: it aborts its run', args: [], o: { kill: { stage: 'zb-chunk-dir', sig: 'SIGTERM' } },
-    expect: /^zfsbackup: zb-chunk-dir \(stage 2 of 2\) failed: stopped by SIGTERM \(exit status 143\)$/, status: 143 },
+    expect: /^zfsbackup: zb-chunk-dir \(stage 2 of 2\) failed: stopped by SIGTERM \(exit status 143\)$/, status: 143, clean: true },
   { name: 'pigz reads 5 MiB, then exits 3: zb-compress', args: ['--pigz'], fake: shortPigz,
     expect: /^zfsbackup: zb-compress \(stage 2 of 3\) failed: 'pigz -c -6' failed with exit code 3: pigz: gave up$/ },
   { name: 'the destination fills mid-way: zb-chunk-dir', args: ['-E', '--password-file', pw], dest: 'fills',
     expect: /^zfsbackup: zb-chunk-dir \(stage 3 of 3\) failed: disk quota exceeded in '.*\/P'$/ },
   // the wrapper itself stopped, as cron's timeout(1) would
   { name: 'SIGTERM to the wrapper mid-stream', args: ['-C', '--compress', 'zstd'], o: { interrupt: 'wrapper' },
-    expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143 },
+    expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143, clean: true },
   { name: 'SIGTERM to its process group mid-stream (timeout(1))', args: ['-E', '--password-file', pw], o: { interrupt: 'group' },
-    expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143 },
+    expect: /^zfsbackup: interrupted by SIGTERM: stopped 3 of 3 stages$/, status: 143, clean: true },
+  { name: 'SIGKILL to the wrapper mid-stream: its stages die with it (no word: it cannot speak)', args: ['-C', '--compress', 'zstd'],
+    o: { interrupt: 'kill' }, expect: null, status: 137, clean: true },
 ];
 
 let n = 0;
@@ -196,7 +201,7 @@ for (const c of dirCases) {
     if (c.o?.kill || c.o?.interrupt) t.ok(r.killed, 'the signal was sent mid-stream');
     failedWith(t, r, c.expect, c.status);
     if (c.reason) t.match(r.stderr, c.reason[0], 'the true reason', { todo: c.reason[1] });
-    dirUntouched(t, d);
+    dirUntouched(t, d, undefined, c.clean);
   });
 }
 
@@ -214,7 +219,7 @@ t.test('directory: a failed incremental leaves the map as it was, byte for byte'
   t.same(readdirSync(join(d, 'P', 'chunks')).filter(f => !f.startsWith('.zb-partial.')).sort(), chunks, 'the same chunk files');
 });
 
-interface ZfsCase { name: string; o?: RunOpts; fake?: string; dest?: 'full' | 'fills'; expect: RegExp; status?: number }
+interface ZfsCase { name: string; o?: RunOpts; fake?: string; dest?: 'full' | 'fills'; expect: RegExp | null; status?: number }
 const zfsCases: ZfsCase[] = [
   { name: 'zfs receive fails at start: zb-recv, with zfs\'s words',
     fake: `[ "$1" = receive ] && { echo "cannot receive: permission denied" >&2; exit 1; }; exec /usr/sbin/zfs "$@"`,
@@ -233,6 +238,7 @@ const zfsCases: ZfsCase[] = [
     expect: /^zfsbackup: zb-recv \(stage 2 of 2\) failed: killed by SIGTERM$/, status: 143 },
   { name: 'SIGTERM to the wrapper mid-stream', o: { interrupt: 'wrapper' },
     expect: /^zfsbackup: interrupted by SIGTERM: stopped 2 of 2 stages$/, status: 143 },
+  { name: 'SIGKILL to the wrapper mid-stream: its stages die with it', o: { interrupt: 'kill' }, expect: null, status: 137 },
 ];
 
 for (const c of zfsCases) {
@@ -270,7 +276,8 @@ t.test("a stage's usage error: one line, no \"Try 'zb-compress --help'\"", async
 });
 
 // runPipeline itself, with small stages (sh scripts named as zb stages)
-const pipeline = () => import(join(ROOT, 'dist', 'lib', 'pipeline.js'));
+type PipelineModule = typeof import('../lib/pipeline.js');
+const pipeline = (): Promise<PipelineModule> => import(join(ROOT, 'dist', 'lib', 'pipeline.js'));
 const st = (name: string, script: string) => ({ name, argv: ['sh', '-c', script] });
 
 /** What the pipeline writes on our stderr while f runs. */
