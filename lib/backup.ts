@@ -5,7 +5,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateDir } from './proc.js';
 import { ZbError } from './cli.js';
-import { runPipeline, describeFailure, type Stage } from './pipeline.js';
+import { runPipeline, describeFailure, describeSecondary, type PipelineResult, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
 import { needsForce, targetSnapshots } from './target.js';
@@ -138,7 +138,14 @@ export class ZFSBackup {
     if (this.opts.verbose) this.log(`resuming the interrupted receive into ${this.target}`);
     const stages = [stage('zb-send', ['-t', token, this.dataset]), stage('zb-recv', ['-s', this.target])];
     const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
-    if (!r.ok) throw new ZbError(`resuming into ${this.target}: ${describeFailure(r, stages.length)}`, r.status);
+    if (!r.ok) this.failed(r, stages.length, `resuming into ${this.target}: `);
+  }
+
+  /** A failed pipeline: one line blaming its stage (with -v, a line for each other stage that
+   *  failed or was stopped first). */
+  protected failed(r: PipelineResult, total: number, before = '', after = ''): never {
+    if (this.opts.verbose) for (const l of describeSecondary(r, total)) this.log(l);
+    throw new ZbError(`${before}${describeFailure(r, total)}${after}`, r.status);
   }
 
   protected sendStage(step: Step): Stage {
@@ -161,7 +168,7 @@ export class ZFSBackup {
       }
       stages.push(...await this.sinkStages(step, replace));
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
-      if (!r.ok) throw new ZbError(describeFailure(r, stages.length), r.status);
+      if (!r.ok) this.failed(r, stages.length);
       if (tmp) {
         const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));
         if (a !== undefined && b !== undefined)

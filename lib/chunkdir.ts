@@ -283,6 +283,8 @@ export async function store(o: StoreOptions): Promise<string> {
   }
   try { mkdirs(o.dest, join(o.prefix, 'chunks')); await cleanup(base, o.lockWait); } catch (e: any) {
     if (e.code === 'EROFS') throw new ZbError(`destination '${o.dest}' is read-only`);
+    const full = diskFull(e);
+    if (full) throw new ZbError(`${full} in '${base}'`);
     throw ioError(e, `cannot create '${cdir}'`);
   }
   const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;

@@ -235,7 +235,7 @@ export async function lock(dir: string, waitSec: number): Promise<() => void> {
   for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
     let fd: number | undefined;
     try { fd = openSync(p, 'wx', 0o644); } catch (e: any) {
-      if (e.code !== 'EEXIST') throw Object.assign(new ZbError(`cannot create the lock '${p}': ${e.message}`), { code: e.code });
+      if (e.code !== 'EEXIST') throw Object.assign(new ZbError(`cannot create the lock '${p}': ${e.message}`), { code: e.code, errno: e.errno });
     }
     if (fd !== undefined) {
       try { await writeFd(fd, [Buffer.from(JSON.stringify(me) + '\n')]); await fsync(fd); }

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, ZbError, type Opts } from './cli.js';
 import { ZFSBackup, filterStages, type BackupOptions, type Step } from './backup.js';
-import { runPipeline, describeFailure, type Stage } from './pipeline.js';
+import { runPipeline, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from './map.js';
@@ -141,7 +141,7 @@ export class ZFSBackupDirectory extends ZFSBackup {
       const stages = [stage('zb-chunk-dir', s.read), ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
-      if (!r.ok) throw new ZbError(`restore of ${label(s.e)}: ${describeFailure(r, stages.length)}${left(to, done)}`, r.status);
+      if (!r.ok) this.failed(r, stages.length, `restore of ${label(s.e)}: `, left(to, done));
       done.push(entryName(s.e));
     }
     return 0;

@@ -16,7 +16,9 @@ export interface Result { code: number; stdout: Buffer; stderr: string; out: str
 /** Run a bash script (pipefail on) with the binaries on PATH. */
 export function sh(script: string, opts: { input?: Buffer | string; env?: Record<string, string>; cwd?: string } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const p = spawn('bash', ['-o', 'pipefail', '-c', script], {
+    // without tap's NODE_OPTIONS (its --import gives every binary under test JS signal
+    // handlers it does not have as shipped)
+    const p = spawn('env', ['-u', 'NODE_OPTIONS', 'bash', '-o', 'pipefail', '-c', script], {
       env: { ...ENV, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [], err: Buffer[] = [];
     p.stdout.on('data', d => out.push(d));
