@@ -14,7 +14,7 @@ zfsbackup --dataset "$P" zfs --dest "${S}q"
 
 # read only: written > 0 (atime), the .zfs/snapshot comparison finds nothing: received into
 cat "$(mnt "$Q")/sub/numbers.txt" > /dev/null; ls -laR "$(mnt "$Q")" > /dev/null; sync
-change "$D" 2; zfs snapshot "$P@s2"
+change "$D" 2; head -c 20M /dev/urandom > "$D/big.bin"; zfs snapshot "$P@s2"
 step "replica read (written=$(zfs get -H -p -o value written "$Q")): the incremental goes in"
 zfsbackup --dataset "$P" zfs --dest "${S}q"
 same_guid "$P@s2" "$Q@s2"
