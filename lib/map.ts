@@ -218,7 +218,9 @@ const pause = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** Whether a process of this host is still running. */
 export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e: any) { return e.code === 'EPERM'; }
+  try { process.kill(pid, 0); } catch (e: any) { return e.code === 'EPERM'; }
+  // a zombie (dead, not yet reaped by its parent) answers kill 0 too
+  try { return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
 }
 function readLock(p: string): LockInfo | null {
   try { const l = JSON.parse(readFileSync(p, 'utf8')); return typeof l.pid === 'number' ? l : null; }

@@ -118,10 +118,6 @@ export class ZFSBackupDirectory extends ZFSBackup {
     }
     if (from === chain.length) { if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`); return 0; }
     // every stage of every step built (and every key read) before the first receive
-    if (chain.slice(from).some(e => source(this.dest, this.prefix, this.dataset, e).meta.filters.some(f => f.kind === 'encrypt'))) {
-      if (c['password-file']) readPassphraseFile(c['password-file']);
-      for (const i of m.identity ?? []) readSecretFile(i, 'identity file');
-    }
     const steps = chain.map((e, i) => {
       if (i < from) return undefined;
       const md = isLegacy(e) ? this.legacyMd(e, m, c) : undefined;
@@ -130,13 +126,17 @@ export class ZFSBackupDirectory extends ZFSBackup {
       read.push(...(isLegacy(e) ? [`${this.dataset}@${e.Name}`] : ['--guid', e.guid, this.dataset]));
       return { e, read, undo: this.undoStages(e, meta, m, c) };
     });
+    if (steps.some(s => s?.undo.some(u => u.name === 'zb-encrypt'))) {
+      if (c['password-file']) readPassphraseFile(c['password-file']);
+      for (const i of m.identity ?? []) readSecretFile(i, 'identity file');
+    }
     const parent = to.split('/').slice(0, -1).join('/');
     if (parent.includes('/') && !(await z.exists(parent))) await z.createParents(parent);
     const done: string[] = [], names = new Set(chain.map(entryName));   // -R: children's snapshots by name
     for (const [i, s] of steps.entries()) {
       if (!s) continue;
       const prev = i > 0 ? chain[i - 1] : undefined;
-      const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: !!(s.e as any).recursive || !!(s.e as any).Recursive,
+      const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: isLegacy(s.e) ? !!s.e.Recursive : s.e.recursive,
         keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
       const stages = [stage('zb-chunk-dir', s.read), ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);

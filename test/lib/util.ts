@@ -18,8 +18,9 @@ export function sh(script: string, opts: { input?: Buffer | string; env?: Record
   return new Promise((resolve, reject) => {
     // without tap's NODE_OPTIONS (its --import gives every binary under test JS signal
     // handlers it does not have as shipped)
-    const p = spawn('env', ['-u', 'NODE_OPTIONS', 'bash', '-o', 'pipefail', '-c', script], {
-      env: { ...ENV, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env: Record<string, string | undefined> = { ...ENV, ...opts.env };
+    delete env.NODE_OPTIONS;
+    const p = spawn('bash', ['-o', 'pipefail', '-c', script], { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [], err: Buffer[] = [];
     p.stdout.on('data', d => out.push(d));
     p.stderr.on('data', d => err.push(d));
