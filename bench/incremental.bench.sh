@@ -6,12 +6,8 @@
 # (default 2000) small files in the dataset; best of 3, the two taking turns.
 set -eu
 N=${BENCH_INC_FILES:-2000}
-command -v zpool >/dev/null && pgrep -x zfs-fuse >/dev/null || { echo "incremental: skipped (no zfs-fuse running)"; exit 0; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/zbbench.XXXXXX")
-P=zbinc$$
-trap 'cd /; zpool destroy -f $P 2>/dev/null; rm -rf "$T"' EXIT INT TERM
-truncate -s 512M "$T/pool.img"
-zpool create -m "$T/mnt" $P "$T/pool.img"
+. "$(dirname "$0")/pool.sh"
+bench_pool incremental 512
 zfs create $P/src
 i=0; while [ $i -lt "$N" ]; do echo "file $i" > "$T/mnt/src/f$i"; i=$((i + 1)); done
 zfs snapshot $P/src@s0

@@ -6,12 +6,8 @@
 # the slow part here, so these ratios say whether we add a cost, not what OpenZFS does.
 set -eu
 MIB=${BENCH_SEND_MIB:-1024}
-command -v zpool >/dev/null && pgrep -x zfs-fuse >/dev/null || { echo "sendrecv: skipped (no zfs-fuse running)"; exit 0; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/zbbench.XXXXXX")
-P=zbbench$$
-trap 'zpool destroy -f $P 2>/dev/null; rm -rf "$T"' EXIT INT TERM
-truncate -s $((MIB * 3 + 256))M "$T/pool.img"
-zpool create -m "$T/mnt" $P "$T/pool.img"
+. "$(dirname "$0")/pool.sh"
+bench_pool sendrecv $((MIB * 3 + 256))
 zfs create $P/src
 node "$(dirname "$0")/gen.mjs" "$MIB" > "$T/mnt/src/data"
 zfs snapshot $P/src@s
