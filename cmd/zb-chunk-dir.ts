@@ -3,7 +3,7 @@
 // --verify re-hashes a store. See zb-chunk-dir(1) and zb-map(5).
 import { hostname } from 'node:os';
 import { run, parseArgs, prog, UsageError, ZbError } from '../lib/cli.js';
-import { parseSize } from '../lib/size.js';
+import { parseSeconds, parseSize } from '../lib/size.js';
 import { store, emit, verifyStore } from '../lib/chunkdir.js';
 
 const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
@@ -54,8 +54,7 @@ run(async (argv) => {
   });
   if (!o.dest) throw new UsageError('missing --dest DIR');
   const prefix = o.prefix ?? hostname();
-  const lockWait = o['lock-wait'] === undefined ? 60 : Number(o['lock-wait']);
-  if (!/^\d+$/.test(o['lock-wait'] ?? '60')) throw new UsageError(`--lock-wait takes whole seconds, not '${o['lock-wait']}'`);
+  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
   const md = o['legacy-md'];
   if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
   if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');

@@ -4,27 +4,59 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UsageError, ZbError, type Opts } from './cli.js';
+import { UsageError, ZbError } from './cli.js';
 import { ZFSBackup, filterStages, type BackupOptions, type Step } from './backup.js';
 import { runPipeline, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from './map.js';
-import { chainProblem, source, storeDir, verifyStore } from './chunkdir.js';
+import { chainProblem, source, storeDir, verifyStore, type Report } from './chunkdir.js';
 import { needsForce, targetSnapshots } from './target.js';
 import { detectMd, type LegacyMd } from './legacy.js';
 import { readPassphraseFile, readSecretFile } from './secret.js';
-import { parseSize } from './size.js';
+import { parseSeconds, parseSize } from './size.js';
 import type { Method } from './methods.js';
 
-export interface DirectoryOptions { prefix?: string; chunkSize?: string; lockWait?: string }
+export interface DirectoryOptions {
+  /** DEST/PREFIX holds the store (default: the host name) */
+  prefix?: string;
+  /** largest chunk file, in bytes (default 2 GiB) */
+  chunkSize?: number;
+  /** seconds to wait for another writer's lock (default 60) */
+  lockWait?: number;
+}
+
+export interface RestoreOptions {
+  /** the dataset to receive into (created, or continued when it holds part of the chain) */
+  to: string;
+  /** the stored snapshot to arrive at (default: the newest) */
+  snapshot?: string;
+  /** for backups encrypted with a passphrase (age, or the original tool's openssl) */
+  passwordFile?: string;
+  /** age identity files, for backups encrypted to public keys */
+  identities?: string[];
+  /** the original tool's openssl key derivation, when its first chunk cannot tell */
+  legacyMd?: LegacyMd;
+}
+
+export interface RestoreReport {
+  target: string;
+  /** the snapshots this run received, in order (empty: the target had them all) */
+  restored: string[];
+  /** the snapshot the target now reaches */
+  snapshot: string;
+}
+
+/** What verify found: problems make the backup (partly) unrestorable; notes do not. */
+export type VerifyReport = Report;
 
 export class ZFSBackupDirectory extends ZFSBackup {
   readonly prefix: string;
   constructor(dataset: string, dest: string, opts: BackupOptions = {}, public dir: DirectoryOptions = {}) {
     super(dataset, dest, opts);
     this.prefix = dir.prefix ?? hostname();
-    if (dir.chunkSize !== undefined) parseSize(dir.chunkSize, 'chunk size');
+    for (const [k, v] of [['chunk size', dir.chunkSize], ['lock wait', dir.lockWait]] as const)
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= (k === 'chunk size' ? 1 : 0))) throw new UsageError(`invalid ${k} ${v}`);
   }
   get base(): string { return join(this.dest, this.prefix); }
   protected where(): string { return this.base; }
@@ -56,18 +88,18 @@ export class ZFSBackupDirectory extends ZFSBackup {
 
   protected async sinkStages(_step: Step): Promise<Stage[]> {
     const a = ['--dest', this.dest, '--prefix', this.prefix];
-    if (this.dir.chunkSize) a.push('--chunk-size', this.dir.chunkSize);
-    if (this.dir.lockWait) a.push('--lock-wait', this.dir.lockWait);
+    if (this.dir.chunkSize !== undefined) a.push('--chunk-size', String(this.dir.chunkSize));
+    if (this.dir.lockWait !== undefined) a.push('--lock-wait', String(this.dir.lockWait));
     return [stage('zb-chunk-dir', a)];
   }
 
   /** The stages that undo an entry's filters, last applied first. */
-  private undoStages(e: AnyEntry, meta: { filters: any[] }, m: Opts, c: Opts): Stage[] {
+  private undoStages(e: AnyEntry, meta: { filters: any[] }, o: RestoreOptions): Stage[] {
     return [...meta.filters].reverse().map(f => {
       if (f.kind === 'compress') return stage('zb-compress', ['-d']);
       const key: string[] = [];
-      if (c['password-file']) key.push('--password-file', c['password-file']);
-      for (const i of m.identity ?? []) key.push('-i', i);
+      if (o.passwordFile) key.push('--password-file', o.passwordFile);
+      for (const i of o.identities ?? []) key.push('-i', i);
       if (!key.length && !process.env.ZB_PASSWORD)
         throw new ZbError(`${this.dataset}@${entryName(e)} is encrypted (${f.alg}): give --password-file${f.alg === 'age' ? ' or --identity' : ''}`);
       return stage('zb-encrypt', ['-d', ...key]);
@@ -75,16 +107,16 @@ export class ZFSBackupDirectory extends ZFSBackup {
   }
 
   /** The EVP digest of an original-tool openssl backup, when its map does not say. */
-  private legacyMd(e: AnyEntry, m: Opts, c: Opts): LegacyMd | undefined {
-    if (m['legacy-md']) return m['legacy-md'];
+  private legacyMd(e: AnyEntry, o: RestoreOptions): LegacyMd | undefined {
+    if (o.legacyMd) return o.legacyMd;
     const { meta, chunks } = source(this.dest, this.prefix, this.dataset, e);
     const f = meta.filters.find(f => f.alg === 'openssl' && f.kdf === 'evp' && !f.md);
     if (!f || !chunks.length) return undefined;
-    if (!c['password-file']) throw new ZbError(`${this.dataset}@${entryName(e)} is encrypted with openssl: give --password-file`);
+    if (!o.passwordFile) throw new ZbError(`${this.dataset}@${entryName(e)} is encrypted with openssl: give --password-file`);
     const head = Buffer.alloc(64), fd = openSync(chunks[0].path, 'r');
     let n: number;
     try { n = readSync(fd, head, 0, 64, 0); } finally { closeSync(fd); }
-    const md = detectMd(head.subarray(0, n), readPassphraseFile(c['password-file']), String(f.cipher));
+    const md = detectMd(head.subarray(0, n), readPassphraseFile(o.passwordFile), String(f.cipher));
     if (!md) throw new ZbError(`${this.dataset}@${entryName(e)}: the passphrase decrypts the first chunk with neither md5 nor sha256 key derivation: wrong --password-file? (or say which with --legacy-md)`);
     return md;
   }
@@ -93,12 +125,11 @@ export class ZFSBackupDirectory extends ZFSBackup {
    *  Everything is checked before anything is received: every chunk of the chain present with
    *  its size, the keys, and what the target holds (target.ts: nothing there is destroyed
    *  unless --force). A failure on the way says what the target was left holding. */
-  async restore(m: Opts, c: Opts): Promise<number> {
-    const to: string | undefined = m.to;
+  async restore(o: RestoreOptions): Promise<RestoreReport> {
+    const to = o.to;
     if (!to) throw new UsageError('restore needs --to POOL/DATASET');
     const doc = readMap(storeDir(this.dest, this.prefix));
-    const snap = m.snapshot ?? (String(c.dataset ?? c.snapshot ?? c.pool ?? '').split('@')[1] || undefined);
-    const last = findEntry(doc, this.dataset, snap);
+    const last = findEntry(doc, this.dataset, o.snapshot);
     const chain = restoreChain(doc, this.dataset, last);
     const label = (e: AnyEntry) => `${this.dataset}@${entryName(e)}`;
     const bad = chainProblem(this.dest, this.prefix, doc, this.dataset, last);
@@ -116,19 +147,22 @@ export class ZFSBackupDirectory extends ZFSBackup {
       if (outside.length)
         throw new ZbError(`'${to}' has ${outside.map(s => `'${s.snap}'`).join(', ')} after '${entryName(chain[from - 1])}', which the chain of ${label(last)} does not hold: restoring would destroy ${outside.length > 1 ? 'them' : 'it'}; restore into a new dataset, or add --force`);
     }
-    if (from === chain.length) { if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`); return 0; }
+    if (from === chain.length) {
+      if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`);
+      return { target: to, restored: [], snapshot: entryName(last) };
+    }
     // every stage of every step built (and every key read) before the first receive
     const steps = chain.map((e, i) => {
       if (i < from) return undefined;
-      const md = isLegacy(e) ? this.legacyMd(e, m, c) : undefined;
+      const md = isLegacy(e) ? this.legacyMd(e, o) : undefined;
       const { meta } = source(this.dest, this.prefix, this.dataset, e, md);
       const read = ['-d', '--dest', this.dest, '--prefix', this.prefix, ...(md ? ['--legacy-md', md] : [])];
       read.push(...(isLegacy(e) ? [`${this.dataset}@${e.Name}`] : ['--guid', e.guid, this.dataset]));
-      return { e, read, undo: this.undoStages(e, meta, m, c) };
+      return { e, read, undo: this.undoStages(e, meta, o) };
     });
     if (steps.some(s => s?.undo.some(u => u.name === 'zb-encrypt'))) {
-      if (c['password-file']) readPassphraseFile(c['password-file']);
-      for (const i of m.identity ?? []) readSecretFile(i, 'identity file');
+      if (o.passwordFile) readPassphraseFile(o.passwordFile);
+      for (const i of o.identities ?? []) readSecretFile(i, 'identity file');
     }
     const parent = to.split('/').slice(0, -1).join('/');
     if (parent.includes('/') && !(await z.exists(parent))) await z.createParents(parent);
@@ -144,18 +178,11 @@ export class ZFSBackupDirectory extends ZFSBackup {
       if (!r.ok) this.failed(r, stages.length, `restore of ${label(s.e)}: `, left(to, done));
       done.push(entryName(s.e));
     }
-    return 0;
+    return { target: to, restored: done, snapshot: entryName(last) };
   }
 
   /** verify: every chunk re-hashed, every incremental's parent present. */
-  async verify(): Promise<number> {
-    const r = await verifyStore(this.dest, this.prefix, this.dataset);
-    for (const n of r.notes) process.stderr.write(`zfsbackup: note: ${n}\n`);
-    for (const p of r.problems) process.stdout.write(`${p}\n`);
-    if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) in the backup of '${this.dataset}' in '${this.base}'`);
-    process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes of '${this.dataset}': no problems\n`);
-    return 0;
-  }
+  verify(): Promise<VerifyReport> { return verifyStore(this.dest, this.prefix, this.dataset); }
 }
 
 /** A map entry as a snapshot (the original tool's have no guid: '-'). */
@@ -182,7 +209,13 @@ export const directoryMethod: Method = {
   usage: 'directory --dest DIR [--prefix P] [backup|list|restore --to DS [--snapshot S]|verify]',
   create: (ds, m, o) => {
     if (!m.dest) throw new UsageError('the directory method needs --dest');
+    return new ZFSBackupDirectory(ds, m.dest, o, { prefix: m.prefix,
+      chunkSize: m['chunk-size'] === undefined ? undefined : parseSize(m['chunk-size'], 'chunk size'),
+      lockWait: m['lock-wait'] === undefined ? undefined : parseSeconds(m['lock-wait'], '--lock-wait') });
+  },
+  restoreOptions: (m, c, snap) => {
     if (m['legacy-md'] !== undefined && !['md5', 'sha256'].includes(m['legacy-md'])) throw new UsageError(`--legacy-md is md5 or sha256, not '${m['legacy-md']}'`);
-    return new ZFSBackupDirectory(ds, m.dest, o, { prefix: m.prefix, chunkSize: m['chunk-size'], lockWait: m['lock-wait'] });
+    if (!m.to) throw new UsageError('restore needs --to POOL/DATASET');
+    return { to: m.to, snapshot: m.snapshot ?? snap, passwordFile: c['password-file'], identities: m.identity, legacyMd: m['legacy-md'] };
   },
 };

@@ -2,13 +2,15 @@
 import type { Spec, Opts } from './cli.js';
 import { UsageError } from './cli.js';
 import { ZFSBackup, type BackupOptions } from './backup.js';
-import { directoryMethod } from './method-directory.js';
+import { directoryMethod, type RestoreOptions } from './method-directory.js';
 
 export interface Method {
   spec: Spec;
   operations: string[];
   usage: string;
   create(dataset: string, m: Opts, o: BackupOptions): ZFSBackup;
+  /** restore's options from the method's command line (methods that store chunks) */
+  restoreOptions?(m: Opts, c: Opts, snapshot?: string): RestoreOptions;
 }
 
 function need(m: Opts, k: string, method: string): string {

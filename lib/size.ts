@@ -1,4 +1,4 @@
-// Sizes as people write them: 512, 64K, 512M, 2G, 1T (powers of 1024).
+// Sizes as people write them: 512, 64K, 512M, 2G, 1T (powers of 1024); durations in whole seconds.
 import { UsageError } from './cli.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
@@ -16,4 +16,10 @@ export function formatSize(n: number): string {
   let i = 0, v = n;
   while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
   return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${u[i]}`;
+}
+
+/** Whole seconds, as --lock-wait takes them. */
+export function parseSeconds(s: string, option: string): number {
+  if (!/^\d+$/.test(String(s))) throw new UsageError(`${option} takes whole seconds, not '${s}'`);
+  return Number(s);
 }

@@ -1,6 +1,7 @@
 // The zfsbackup command line (the seed's): [COMMON]... METHOD [METHOD-OPTION]... [OPERATION]
 import { parseArgs, UsageError, ZbError, type Opts } from './cli.js';
 import { methods } from './methods.js';
+import { ZFSBackupDirectory } from './method-directory.js';
 import { printRows } from './list.js';
 import type { BackupOptions, CompressOptions } from './backup.js';
 
@@ -44,8 +45,19 @@ export async function main(argv: string[]): Promise<number | void> {
         creation: new Date(s.creation * 1000).toISOString().replace('.000Z', 'Z') })), ['name', 'guid', 'createtxg', 'creation'], {});
       return;
     }
+    case 'restore':
+    case 'verify': {
+      if (!(obj instanceof ZFSBackupDirectory) || !method.restoreOptions) throw new UsageError(`the ${name} method has no operation '${op}'`);
+      if (op === 'restore') { await obj.restore(method.restoreOptions(m, c, snap)); return; }
+      const r = await obj.verify();
+      for (const n of r.notes) process.stderr.write(`zfsbackup: note: ${n}\n`);
+      for (const p of r.problems) process.stdout.write(`${p}\n`);
+      if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) in the backup of '${obj.dataset}' in '${obj.base}'`);
+      process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes of '${obj.dataset}': no problems\n`);
+      return;
+    }
     default:
-      return (obj as any)[op](m, c);
+      throw new UsageError(`the ${name} method has no operation '${op}'`);
   }
 }
 
