@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ZbError, UsageError, prog, signalStatus } from './cli.js';
 import { BUF, readFd, writeFd, diskFull } from './io.js';
-import { ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
+import { ZFS_MAGIC, ZbReader, ZbWriter, isZfsStream, type Meta } from './stream.js';
 import { CommittedError, addEntry, alive, byGuid, datasets, entries, entryName, findEntry, isIncremental, isLegacy, lock, mapAbsent, MAP_VERSION, noBackup, VERSION_KEY, parentOf, metaOf, readMap,
   referenced, syncDir, writeMap, type AnyEntry, type ChunkRef, type Entry, type MapDoc } from './map.js';
 import { CHUNK_RE, mapProblem } from './map-check.js';
@@ -50,7 +50,7 @@ export function storeDir(dest: string, prefix: string): string {
 /** guid, creation and base of a plain zfs send stream, from its BEGIN record. */
 function zfsBegin(b: Buffer): Partial<Meta> | undefined {
   if (b.length < 56 || !isZfsStream(b)) return undefined;
-  const le = b.readBigUInt64LE(8) === 0x2f5bacbacn;
+  const le = b.readBigUInt64LE(8) === ZFS_MAGIC;
   const u64 = (o: number) => le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o);
   const to = u64(40), from = u64(48), compound = (u64(16) & 3n) === 2n;
   return { ...(to ? { guid: String(to) } : {}), creation: Number(u64(24)),
@@ -61,7 +61,7 @@ function zfsBegin(b: Buffer): Partial<Meta> | undefined {
 async function sourceMeta(r: ZbReader, o: StoreOptions): Promise<Meta> {
   const m: Meta = { ...r.meta, filters: [...r.meta.filters] };
   const given = o.dataset !== undefined && o.snapshot !== undefined;
-  if (r.plain) Object.assign(m, zfsBegin(Buffer.from(await r.r.peek(312))) ?? {});
+  if (r.plain) Object.assign(m, zfsBegin(Buffer.from(await r.peek(312))) ?? {});
   if ((r.plain || m.plain || !m.dataset || !m.snapshot || !m.guid) && !given)
     throw new ZbError('the input has no source metadata (dataset, snapshot, guid; it does not come from zb-send): give --dataset and --snapshot');
   for (const k of ['dataset', 'snapshot'] as const) {

@@ -52,7 +52,7 @@ async function decompressWith(o: CompressOptions, threads: number | undefined, w
     if (o.alg && family(o.alg) !== family(alg)) throw new ZbError(`stream is compressed with ${alg}, not ${o.alg}`);
     meta = { ...r.meta, filters: r.meta.filters.slice(0, -1) };
   } else {
-    const found = detect(await r.r.peek(6));
+    const found = detect(await r.peek(6));
     if (!o.alg && !found) throw new ZbError('input is neither a zb stream nor gzip, zstd, xz or lz4 data');
     alg = o.alg ?? found!;
     meta = r.meta;
@@ -90,7 +90,7 @@ async function openInput(raw: boolean): Promise<ZbReader | null> {
   let r: ZbReader;
   try { r = await ZbReader.open(0, { plain: 'any' }); }
   catch (e) { if (raw && e instanceof CutStreamError && e.message.startsWith('input is empty')) return null; throw e; }
-  if (r.plain && !raw && !isZfsStream(Buffer.from(await r.r.peek(16))))
+  if (r.plain && !raw && !isZfsStream(Buffer.from(await r.peek(16))))
     throw new ZbError('input is neither a zb stream nor a zfs send stream (use --raw to compress other data)');
   return r;
 }

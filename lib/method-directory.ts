@@ -58,8 +58,9 @@ export class ZFSBackupDirectory extends ZFSBackup {
     for (const [k, v] of [['chunk size', dir.chunkSize], ['lock wait', dir.lockWait]] as const)
       if (v !== undefined && !(Number.isSafeInteger(v) && v >= (k === 'chunk size' ? 1 : 0))) throw new UsageError(`invalid ${k} ${v}`);
   }
-  get base(): string { return join(this.dest, this.prefix); }
-  protected where(): string { return this.base; }
+  /** DEST/PREFIX, where the map and chunks/ are */
+  get store(): string { return join(this.dest, this.prefix); }
+  protected where(): string { return this.store; }
   protected allowsUnrelatedFull(): boolean { return true; }
   protected async prepare(): Promise<void> { storeDir(this.dest, this.prefix); }
   filterStages(): Stage[] { return filterStages(this.opts); }

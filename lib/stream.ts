@@ -9,7 +9,7 @@ export const MAGIC = Buffer.from('ZBSTREAM');
 export const VERSION = 1;
 export const MAX_FRAME = 64 << 20;
 const MAX_HEADER = 1 << 20;
-const ZFS_MAGIC = 0x2f5bacbacn;  // DMU_BACKUP_MAGIC at offset 8 of a zfs send stream
+export const ZFS_MAGIC = 0x2f5bacbacn;  // DMU_BACKUP_MAGIC at offset 8 of a zfs send stream
 
 /** One applied filter, as data (never argv). Compression: alg, level. Encryption: alg, format details. */
 export interface Filter { kind: 'compress' | 'encrypt'; alg: string; [k: string]: unknown }
@@ -111,6 +111,9 @@ export interface OpenOptions {
 /** Reads a zb stream (or plain input where allowed) from an fd. */
 export class ZbReader {
   private constructor(public r: FdReader, public meta: Meta, public plain: boolean, public headerBytes: Buffer) {}
+
+  /** The next n bytes of the payload (plain input: of the input), without consuming them. */
+  peek(n: number): Promise<Buffer> { return this.r.peek(n); }
 
   static async open(fd: number, opts: OpenOptions = {}): Promise<ZbReader> {
     const r = new FdReader(fd, undefined, opts.sync);

@@ -1,6 +1,7 @@
 // The zfsbackup command line (the seed's): [COMMON]... METHOD [METHOD-OPTION]... [OPERATION]
 import { parseArgs, UsageError, ZbError, type Opts } from './cli.js';
 import { methods } from './methods.js';
+import { ALGS } from './compress-algs.js';
 import { ZFSBackupDirectory } from './method-directory.js';
 import { printRows } from './list.js';
 import type { BackupOptions, CompressOptions } from './backup.js';
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number | void> {
       const r = await obj.verify();
       for (const n of r.notes) process.stderr.write(`zfsbackup: note: ${n}\n`);
       for (const p of r.problems) process.stdout.write(`${p}\n`);
-      if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) in the backup of '${obj.dataset}' in '${obj.base}'`);
+      if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) in the backup of '${obj.dataset}' in '${obj.store}'`);
       process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes of '${obj.dataset}': no problems\n`);
       return;
     }
@@ -66,7 +67,7 @@ function options(c: Opts, method: string): BackupOptions {
     progress: !c.quiet && (c.progress || !!process.stderr.isTTY) };
   if (c.compressed || c.pigz || c.compress) {
     const alg = (c.compress ?? (c.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];
-    if (!['gzip', 'pigz', 'zstd', 'lz4', 'xz'].includes(alg)) throw new UsageError(`unknown compression '${alg}' (gzip, pigz, zstd, lz4, xz)`);
+    if (!ALGS.includes(alg)) throw new UsageError(`unknown compression '${alg}' (${ALGS.join(', ')})`);
     o.compress = { alg, level: c.level };
   }
   if (c.encrypted || c['password-file'] || c.recipient.length || c['recipients-file']) {
