@@ -3,6 +3,7 @@
 import { run, parseArgs, UsageError } from '../lib/cli.js';
 import { listPool } from '../lib/list.js';
 import { listDir } from '../lib/list-dir.js';
+import { localZfs } from '../lib/zfs-host.js';
 import { hostname } from 'node:os';
 
 const help = `Usage: $0 [OPTION]... DATASET
@@ -32,5 +33,5 @@ run(async (argv) => {
     return listDir(o.dir, { prefix: o.prefix ?? hostname(), dataset: o._[0], H: o.H, json: o.json });
   }
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET operand');
-  await listPool(o._[0], { recursive: o.recursive, H: o.H, json: o.json });
+  await listPool(localZfs(), o._[0], { recursive: o.recursive, H: o.H, json: o.json });
 }, help);

@@ -2,6 +2,7 @@
 // zb-recv: a zb stream (or a plain zfs send stream) into zfs receive.
 import { run, parseArgs, prog, UsageError, ZbError } from '../lib/cli.js';
 import { recv } from '../lib/recv.js';
+import { localZfs } from '../lib/zfs-host.js';
 
 const help = `Usage: $0 [OPTION]... FILESYSTEM
 Read a zb stream (or a plain zfs send stream) on stdin and receive it into
@@ -28,5 +29,5 @@ run(async (argv) => {
   });
   if (prog === 'zb-recv-ssh') throw new ZbError('not yet implemented (the ssh issue builds it)');
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing FILESYSTEM operand');
-  await recv({ target: o._[0], force: o.force, discardFirst: o.d, noMount: o['no-mount'], resumable: o.resumable, verbose: o.verbose });
+  await recv(localZfs(), { target: o._[0], force: o.force, discardFirst: o.d, noMount: o['no-mount'], resumable: o.resumable, verbose: o.verbose });
 }, help);

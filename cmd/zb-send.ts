@@ -2,6 +2,7 @@
 // zb-send: zfs send of one snapshot as a zb stream on stdout.
 import { run, parseArgs, UsageError } from '../lib/cli.js';
 import { send } from '../lib/send.js';
+import { localZfs } from '../lib/zfs-host.js';
 
 const help = `Usage: $0 [OPTION]... DATASET[@SNAPSHOT]
 Write a zfs send stream of one snapshot of DATASET (the latest by default) to
@@ -33,7 +34,7 @@ run(async (argv) => {
   });
   if (o._.length !== 1 && !(o['resume-token'] && o._.length === 0)) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET operand');
   if (o.from && o.I) throw new UsageError("-i and -I are mutually exclusive");
-  await send({
+  await send(localZfs(), {
     target: o._[0] ?? '', snapshot: o.snapshot, base: o.from ?? o.I, intermediates: !!o.I,
     recursive: o.recursive, raw: o['raw-send'], props: o.props, plain: o.raw, resumeToken: o['resume-token'],
   });

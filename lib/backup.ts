@@ -8,6 +8,7 @@ import { ZbError } from './cli.js';
 import { runPipeline, describeFailure, describeSecondary, type PipelineResult, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
+import { localZfs, type ZfsHost } from './zfs-host.js';
 import { needsForce, targetSnapshots } from './target.js';
 
 export interface CompressOptions { alg: 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz'; level?: string }
@@ -24,6 +25,8 @@ export interface BackupOptions {
   /** nothing on stderr on success: no progress, no warnings */
   quiet?: boolean;
   log?: (line: string) => void;
+  /** where zfs runs for this backup's queries and checks (default: this machine) */
+  host?: ZfsHost;
 }
 
 /** One zfs send the backup performs: full (no base) or incremental from base. */
@@ -31,8 +34,10 @@ export interface Step { snapshot: z.Snapshot; base?: z.Snapshot; intermediates?:
 
 export class ZFSBackup {
   readonly dataset: string;
+  readonly host: ZfsHost;
   constructor(dataset: string, public dest: string, public opts: BackupOptions = {}) {
     this.dataset = dataset.replace(/@.*$/, '');
+    this.host = opts.host ?? localZfs();
   }
 
   protected log(s: string): void { (this.opts.log ?? ((l) => process.stderr.write(`zfsbackup: ${l}\n`)))(s); }
@@ -45,18 +50,18 @@ export class ZFSBackup {
 
   /** Snapshots the target holds (identity = guid). */
   async targetSnapshots(): Promise<z.Snapshot[]> {
-    return targetSnapshots(this.target);
+    return targetSnapshots(this.target, this.host);
   }
 
   /** The stages after zb-send (and the filters) that store one step. */
   protected async sinkStages(step: Step, _full: boolean): Promise<Stage[]> {
-    const src = new Set((await z.snapshots(this.dataset, { recursive: this.opts.recursive })).map(s => s.guid));
+    const src = new Set((await z.snapshots(this.host, this.dataset, { recursive: this.opts.recursive })).map(s => s.guid));
     // -F only where it loses nothing (target.ts), or with --force
     const force = await needsForce({ target: this.target, base: step.base?.snap, recursive: this.opts.recursive,
-      keep: (s) => src.has(s.guid), force: this.opts.force });
+      keep: (s) => src.has(s.guid), force: this.opts.force, host: this.host });
     const args = force ? ['-F'] : [];
     // where zfs can, keep a cut receive resumable: the next run goes on from where it stopped
-    if ((await z.caps()).resume) args.push('-s');
+    if ((await this.host.caps()).resume) args.push('-s');
     return [stage('zb-recv', [...args, this.target])];
   }
 
@@ -65,12 +70,12 @@ export class ZFSBackup {
 
   protected async prepare(): Promise<void> {
     const parent = this.target.split('/').slice(0, -1).join('/');
-    if (parent && !(await z.exists(this.target))) await z.createParents(parent);
+    if (parent && !(await z.exists(this.host, this.target))) await z.createParents(this.host, parent);
   }
 
   /** Plan the sends: from the newest common snapshot (by guid) to `snapname` (default latest). */
   async plan(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
-    const src = await z.snapshots(this.dataset);
+    const src = await z.snapshots(this.host, this.dataset);
     if (!src.length) throw new ZbError(`dataset '${this.dataset}' has no snapshots: make one first (zfs snapshot ${this.dataset}@NAME)`);
     const name = snapname?.replace(/^.*@/, '');
     const last = name === undefined ? src.length - 1 : src.findIndex(s => s.snap === name);
@@ -133,7 +138,7 @@ export class ZFSBackup {
 
   /** A receive cut earlier (zfs receive -s) is finished first, from its resume token (send -t). */
   protected async resumePartial(): Promise<void> {
-    const token = await z.resumeToken(this.target).catch(() => null);
+    const token = await z.resumeToken(this.host, this.target).catch(() => null);
     if (!token) return;
     if (this.opts.verbose) this.log(`resuming the interrupted receive into ${this.target}`);
     const stages = [stage('zb-send', ['-t', token, this.dataset]), stage('zb-recv', ['-s', this.target])];
@@ -181,8 +186,8 @@ export class ZFSBackup {
 
   /** The seed's list operation: what the target holds (a target that is not there is an error). */
   async list(): Promise<z.Snapshot[]> {
-    if (!(await z.exists(this.target))) throw new ZbError(`target '${this.target}' does not exist: nothing of '${this.dataset}' is backed up in '${this.dest}'`);
-    return z.snapshots(this.target);
+    if (!(await z.exists(this.host, this.target))) throw new ZbError(`target '${this.target}' does not exist: nothing of '${this.dataset}' is backed up in '${this.dest}'`);
+    return z.snapshots(this.host, this.target);
   }
 }
 

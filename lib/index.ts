@@ -6,4 +6,5 @@ export { needsForce, WouldDestroy, type ReceiveCheck } from './target.js';
 export { stage } from './bin.js';
 export { ZbReader, ZbWriter, FrameScanner, type Meta, type Filter } from './stream.js';
 export * as zfs from './zfs.js';
+export { LocalZfs, localZfs, type ZfsHost, type ZfsIo, type Captured } from './zfs-host.js';
 export { ZbError, UsageError } from './cli.js';

@@ -1,5 +1,6 @@
 // zb-list for a local pool: snapshots with guid, createtxg, creation.
 import { snapshots, type Snapshot } from './zfs.js';
+import type { ZfsHost } from './zfs-host.js';
 import { stdoutErrors } from './cli.js';
 
 export interface Row { [k: string]: string | number | boolean | null }
@@ -16,8 +17,8 @@ export function printRows(rows: Row[], cols: string[], how: { H?: boolean; json?
   for (const r of rows) process.stdout.write(line(cols.map(c => cell(r[c]))));
 }
 
-export async function listPool(ds: string, o: { recursive?: boolean; H?: boolean; json?: boolean }): Promise<void> {
-  const snaps = await snapshots(ds, { recursive: o.recursive, bookmarks: true });
+export async function listPool(host: ZfsHost, ds: string, o: { recursive?: boolean; H?: boolean; json?: boolean }): Promise<void> {
+  const snaps = await snapshots(host, ds, { recursive: o.recursive, bookmarks: true });
   const rows = snaps.map((s: Snapshot) => ({
     name: s.name, guid: s.guid, createtxg: String(s.createtxg),
     creation: o.H || o.json ? s.creation : new Date(s.creation * 1000).toISOString().replace('.000Z', 'Z'),

@@ -136,7 +136,7 @@ export class ZFSBackupDirectory extends ZFSBackup {
     const bad = chainProblem(this.dest, this.prefix, doc, this.dataset, last);
     if (bad) throw new ZbError(`cannot restore ${label(last)}: ${bad}; nothing was received`);
     const inChain = (s: z.Snapshot) => chain.some(e => holds(s, e));
-    const there = await targetSnapshots(to);
+    const there = await targetSnapshots(to, this.host);
     // continue after the newest chain member the target already has
     let from = 0;
     for (let i = chain.length - 1; i >= 0; i--) if (there.some(s => holds(s, chain[i]))) { from = i + 1; break; }
@@ -166,13 +166,13 @@ export class ZFSBackupDirectory extends ZFSBackup {
       for (const i of o.identities ?? []) readSecretFile(i, 'identity file');
     }
     const parent = to.split('/').slice(0, -1).join('/');
-    if (parent.includes('/') && !(await z.exists(parent))) await z.createParents(parent);
+    if (parent.includes('/') && !(await z.exists(this.host, parent))) await z.createParents(this.host, parent);
     const done: string[] = [], names = new Set(chain.map(entryName));   // -R: children's snapshots by name
     for (const [i, s] of steps.entries()) {
       if (!s) continue;
       const prev = i > 0 ? chain[i - 1] : undefined;
       const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: isLegacy(s.e) ? !!s.e.Recursive : s.e.recursive,
-        keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
+        keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force, host: this.host }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
       const stages = [stage('zb-chunk-dir', s.read), ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });

@@ -3,8 +3,9 @@ import { ZbError } from './cli.js';
 import { ZbWriter, newMeta, isZfsStream, type Meta } from './stream.js';
 import { closeSync } from 'node:fs';
 import { BUF, readFull } from './io.js';
-import { start, pipes } from './proc.js';
+import { pipes, type Child } from './proc.js';
 import * as z from './zfs.js';
+import type { ZfsHost } from './zfs-host.js';
 
 export interface SendOptions {
   target: string;          // DATASET or DATASET@SNAP
@@ -19,7 +20,7 @@ export interface SendOptions {
 }
 
 /** Resolve what to send into full names and the header metadata. */
-export async function plan(o: SendOptions): Promise<{ send: z.SendOpts; meta: Meta }> {
+export async function plan(host: ZfsHost, o: SendOptions): Promise<{ send: z.SendOpts; meta: Meta }> {
   const t = z.splitName(o.target);
   const ds = t.dataset;
   if (o.resumeToken) {
@@ -27,7 +28,7 @@ export async function plan(o: SendOptions): Promise<{ send: z.SendOpts; meta: Me
       meta: newMeta({ dataset: ds, resumed: true } as Partial<Meta>) };
   }
   const wantBookmark = !!o.base && o.base.includes('#');
-  const snaps = await z.snapshots(ds, { bookmarks: wantBookmark });
+  const snaps = await z.snapshots(host, ds, { bookmarks: wantBookmark });
   const real = snaps.filter(s => !s.bookmark);
   let name = o.snapshot ?? t.snap;
   if (name?.includes('@')) {
@@ -52,24 +53,25 @@ export async function plan(o: SendOptions): Promise<{ send: z.SendOpts; meta: Me
     dataset: ds, snapshot: snap.snap, guid: snap.guid, createtxg: String(snap.createtxg), creation: snap.creation,
     base: base ? { name: (base.bookmark ? '#' : '') + base.snap, guid: base.guid } : null,
     intermediates: !!(base && o.intermediates), recursive: !!o.recursive, raw: !!o.raw,
-    size: o.plain ? null : await z.estimate(send),
+    size: o.plain ? null : await z.estimate(host, send),
   });
   return { send, meta };
 }
 
-export async function send(o: SendOptions): Promise<void> {
-  const { send: so, meta } = await plan(o);
-  const argv = [z.ZFS(), ...(await z.sendArgs(so))];
+/** Send what o names, with the zfs of host, to stdout. */
+export async function send(host: ZfsHost, o: SendOptions): Promise<void> {
+  const { send: so, meta } = await plan(host, o);
+  const args = await z.sendArgs(host, so);
   if (o.plain) {
-    const c = start(argv, ['ignore', 1, 'pipe'], { grow: true });   // our stdout is its: 1 MiB
-    await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
+    const c = host.start(args, ['ignore', 1]);   // our stdout is its (locally: 1 MiB)
+    await c.done.catch(() => { throw sendFailed(args, c.tail()); });
     return;
   }
   // zfs writes into a 1 MiB pipe that we read with blocking 1 MiB reads: a frame each
   const w = new ZbWriter(1, meta, false, true), buf = Buffer.allocUnsafe(BUF);
   for (let attempt = 1; ; attempt++) {
     const [[r, pw]] = pipes(1, false);
-    const c = start(argv, ['ignore', pw, 'pipe'], { grow: true });   // its pipe and our stdout: 1 MiB
+    const c = host.start(args, ['ignore', pw]);   // locally its pipe and our stdout: 1 MiB
     closeSync(pw);
     const check = new StreamCheck();
     try {
@@ -83,7 +85,7 @@ export async function send(o: SendOptions): Promise<void> {
       throw e;
     }
     closeSync(r);
-    await c.done.catch(() => { throw sendFailed(argv, c.tail()); });
+    await c.done.catch(() => { throw sendFailed(args, c.tail()); });
     // zfs-fuse, with several sends at once, now and then exits 0 having written nothing;
     // nothing of the payload has gone out then, so running it again is safe
     if (check.total === 0 && attempt < 3) {
@@ -97,7 +99,7 @@ export async function send(o: SendOptions): Promise<void> {
 }
 
 /** SIGTERM, and SIGKILL if it is still there after 2 s (the timer does not keep us alive). */
-function stop(c: ReturnType<typeof start>): void {
+function stop(c: Child): void {
   c.proc.kill('SIGTERM');
   setTimeout(() => { if (c.proc.exitCode === null && !c.proc.signalCode) c.proc.kill('SIGKILL'); }, 2000).unref();
 }
@@ -123,7 +125,7 @@ class StreamCheck {
   }
 }
 
-function sendFailed(argv: string[], tail: string): ZbError {
-  const e = z.zfsError(argv.slice(1), tail);
+function sendFailed(args: string[], tail: string): ZbError {
+  const e = z.zfsError(args, tail);
   return /failed with exit code|^'zfs/.test(e.message) ? new ZbError(`zfs send failed: ${tail.trim().split('\n').slice(-2).join('; ') || 'no message'}`) : e;
 }

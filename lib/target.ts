@@ -8,6 +8,7 @@ import { ZbError, prog } from './cli.js';
 import { alive } from './map.js';
 import { privateDir } from './proc.js';
 import * as z from './zfs.js';
+import { localZfs, type ZfsHost } from './zfs-host.js';
 
 export interface ReceiveCheck {
   target: string;
@@ -17,6 +18,8 @@ export interface ReceiveCheck {
   /** whether a target snapshot belongs to what is being sent (by guid, or name where unknown) */
   keep: (s: z.Snapshot) => boolean;
   force?: boolean;
+  /** where the target is (default: this machine) */
+  host?: ZfsHost;
 }
 
 /** A refusal: what would be lost, and what to do. */
@@ -26,12 +29,13 @@ const FORCE = 'add --force to';
 
 /** Whether the receive needs -F. Throws WouldDestroy when -F (or the receive) would lose data. */
 export async function needsForce(c: ReceiveCheck): Promise<boolean> {
-  if (!(await z.exists(c.target))) return false;
-  const token = await z.resumeToken(c.target);
+  const host = c.host ?? localZfs();
+  if (!(await z.exists(host, c.target))) return false;
+  const token = await z.resumeToken(host, c.target);
   if (token) throw new WouldDestroy(`target '${c.target}' holds a partial receive (receive_resume_token is set): finish it with the backup that started it, or discard it yourself (zfs receive -A ${c.target})`);
   if (c.force) return true;
-  const fss = await z.filesystems(c.target);
-  const snaps = await withoutChecks(await z.snapshots(c.target, { recursive: true }));
+  const fss = await z.filesystems(host, c.target);
+  const snaps = await withoutChecks(host, await z.snapshots(host, c.target, { recursive: true }));
   const t = `'${c.target}'`;
   if (c.base === undefined) {
     if (snaps.length) throw new WouldDestroy(`target ${t} has snapshots (${names(snaps.map(s => s.name))}) and the stream is a full one: choose a new dataset (zfs receives a full stream over snapshots only once they are destroyed, which zfsbackup leaves to you)`);
@@ -50,7 +54,7 @@ export async function needsForce(c: ReceiveCheck): Promise<boolean> {
   let force = false;
   for (const f of tree) {
     if (!snaps.some(s => s.dataset === f.name && s.snap === c.base)) continue;   // new in this stream
-    const change = await changedSince(f, c.base, fss);
+    const change = await changedSince(host, f, c.base, fss);
     if (change === BY_READING) force = true;
     else if (change) throw new WouldDestroy(`target '${f.name}' was changed since its snapshot '${c.base}' (${change}): receiving would roll that back; snapshot or undo the change, or ${FORCE} discard it`);
   }
@@ -62,8 +66,8 @@ const BY_READING = 'changed-by-reading';
 
 /** What changed in fs since fs@snap: undefined (nothing: no -F needed), BY_READING (only
  *  access times and children's mountpoints: -F loses nothing), or the first change found. */
-async function changedSince(f: z.Mounted, snap: string, all: z.Mounted[]): Promise<string | undefined> {
-  const w = await z.written(f.name);
+async function changedSince(host: ZfsHost, f: z.Mounted, snap: string, all: z.Mounted[]): Promise<string | undefined> {
+  const w = await z.written(host, f.name);
   if (w === 0) return undefined;
   // children's mountpoint directories appear in a parent as it receives them
   const mp = f.mountpoint;
@@ -72,42 +76,42 @@ async function changedSince(f: z.Mounted, snap: string, all: z.Mounted[]): Promi
   if (!mp) return w === null ? undefined : `${w} bytes written, and it is not mounted to compare`;
   // zfs-fuse: no .zfs directory, and a mount that shows stale attributes for an hour after a
   // receive (fuse-attr-timeout): compare clones of the snapshot and of the dataset as it is now
-  await removeStaleClones(f.name.split('/')[0]);
+  await removeStaleClones(host, f.name.split('/')[0]);
   const made: string[] = [], dirs: string[] = [];
   try {
-    const now = await z.checkSnapshot(f.name); made.push(now);
+    const now = await z.checkSnapshot(host, f.name); made.push(now);
     const [a, b] = [privateDir('zb-check-'), privateDir('zb-check-')]; dirs.push(a, b);
-    made.push(await z.checkClone(`${f.name}@${snap}`, a), await z.checkClone(now, b));
+    made.push(await z.checkClone(host, `${f.name}@${snap}`, a), await z.checkClone(host, now, b));
     return compareTrees(b, a, skip) ?? BY_READING;
   } finally {
-    for (const n of made.reverse()) await z.destroyCheck(n);
+    for (const n of made.reverse()) await z.destroyCheck(host, n);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
 
 /** The snapshots of a dataset that exists (else none), less our comparison snapshots. */
-export async function targetSnapshots(ds: string): Promise<z.Snapshot[]> {
-  return (await z.exists(ds)) ? withoutChecks(await z.snapshots(ds)) : [];
+export async function targetSnapshots(ds: string, host: ZfsHost = localZfs()): Promise<z.Snapshot[]> {
+  return (await z.exists(host, ds)) ? withoutChecks(host, await z.snapshots(host, ds)) : [];
 }
 
 /** Snapshots less our own comparison snapshots; those of a run that was killed are destroyed. */
-async function withoutChecks(snaps: z.Snapshot[]): Promise<z.Snapshot[]> {
+async function withoutChecks(host: ZfsHost, snaps: z.Snapshot[]): Promise<z.Snapshot[]> {
   const keep: z.Snapshot[] = [];
   for (const s of snaps) {
     const pid = z.checkPid(s.name);
     if (pid === undefined) { keep.push(s); continue; }
-    if (!alive(pid)) await z.destroyCheck(s.name);
+    if (!alive(pid)) await z.destroyCheck(host, s.name);
   }
   return keep;
 }
 
 /** Clones of ours left by a run that was killed (they would keep their snapshot from being destroyed). */
-async function removeStaleClones(pool: string): Promise<void> {
-  for (const f of await z.filesystems(pool)) {
+async function removeStaleClones(host: ZfsHost, pool: string): Promise<void> {
+  for (const f of await z.filesystems(host, pool)) {
     const pid = f.name.includes('@') ? undefined : z.checkPid(f.name);
     if (pid !== undefined && !alive(pid)) {
       process.stderr.write(`${prog}: removing '${f.name}', a comparison clone left by a run that was stopped\n`);
-      await z.destroyCheck(f.name);
+      await z.destroyCheck(host, f.name);
     }
   }
 }

@@ -1,20 +1,9 @@
 // The only module that knows zfs syntax: capability probe, snapshot listing with
 // guid/createtxg/creation, send/receive argv, and stderr turned into errors that
-// say what to do. Identity is guid (+ createtxg); names are for people.
-import { execFile } from 'node:child_process';
+// say what to do. Identity is guid (+ createtxg); names are for people. Every query
+// takes the host whose zfs it asks (zfs-host.ts: where and how zfs runs).
 import { ZbError } from './cli.js';
-import { which } from './proc.js';
-
-/** Where systems install zfs; cron's PATH (/usr/bin:/bin on Debian) has none of them. */
-const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
-let found: string | undefined;
-
-/** The zfs program: $ZB_ZFS, else zfs on PATH, else the first in SBIN (else 'zfs': not found). */
-export const ZFS = (): string => process.env.ZB_ZFS ||
-  (found ??= which('zfs') ?? SBIN.map((d) => `${d}/zfs`).find((p) => which(p)) ?? 'zfs');
-
-const notFound = () => new ZfsError(process.env.ZB_ZFS ? `'${process.env.ZB_ZFS}' (ZB_ZFS) not found`
-  : `'zfs' not found on PATH or in ${SBIN.join(', ')}: install ZFS (zfsutils-linux, zfs-fuse) or set ZB_ZFS`);
+import type { ZfsHost } from './zfs-host.js';
 
 export interface Caps {
   listP: boolean;      // zfs list -p
@@ -38,52 +27,34 @@ export interface Snapshot {
 export class ZfsError extends ZbError {}
 export class NoDatasetError extends ZfsError {}
 
-let capsCache: Promise<Caps> | undefined;
-
-/** Probe what the installed zfs supports, from its usage text (one call, cached). */
-export function caps(): Promise<Caps> {
-  return capsCache ??= (async () => {
-    const r = await capture([]);
-    if (r.errno === 'ENOENT') throw notFound();
-    const u = `${r.stdout}\n${r.stderr}`;
-    // the option letters each command's usage lines show, e.g. "send [-DLPbcehnpsvw] ..."
-    const flags = (cmd: string) => new Set(u.split('\n').filter(l => new RegExp(`^\\s+${cmd}\\b`).test(l))
-      .flatMap(l => [...l.matchAll(/-([A-Za-z]+)/g)].flatMap(m => [...m[1]])));
-    const send = flags('send'), recv = flags('(receive|recv)'), list = flags('list');
-    return {
-      listP: list.has('p'),
-      sendEstimate: send.has('n') && send.has('P'),
-      sendRaw: send.has('w'),
-      resume: send.has('t') && recv.has('s'),
-      recvU: recv.has('u'),
-      bookmarks: /^\s+bookmark\b/m.test(u),
-    };
-  })();
+/** Probe what a host's zfs supports, from its usage text (one call; the host caches it). */
+export async function probeCaps(host: ZfsHost): Promise<Caps> {
+  const r = await host.run([]);
+  const u = `${r.stdout}\n${r.stderr}`;
+  // the option letters each command's usage lines show, e.g. "send [-DLPbcehnpsvw] ..."
+  const flags = (cmd: string) => new Set(u.split('\n').filter(l => new RegExp(`^\\s+${cmd}\\b`).test(l))
+    .flatMap(l => [...l.matchAll(/-([A-Za-z]+)/g)].flatMap(m => [...m[1]])));
+  const send = flags('send'), recv = flags('(receive|recv)'), list = flags('list');
+  return {
+    listP: list.has('p'),
+    sendEstimate: send.has('n') && send.has('P'),
+    sendRaw: send.has('w'),
+    resume: send.has('t') && recv.has('s'),
+    recvU: recv.has('u'),
+    bookmarks: /^\s+bookmark\b/m.test(u),
+  };
 }
 
-/** Run zfs with argv; on failure throw a typed error from its stderr. */
-interface Captured { stdout: string; stderr: string; code: number; errno?: string }
-
-/** Run zfs with argv (no shell), stdin closed, and collect its output. */
-function capture(args: string[]): Promise<Captured> {
-  return new Promise((resolve) => {
-    const c = execFile(ZFS(), args, { maxBuffer: 256 << 20, encoding: 'utf8' }, (e: any, stdout, stderr) => {
-      resolve({ stdout, stderr, code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, errno: typeof e?.code === 'string' ? e.code : undefined });
-    });
-    c.stdin?.end();
-  });
-}
-
-export async function zfs(args: string[]): Promise<string> {
-  const r = await capture(args);
-  if (r.code !== 0 || r.errno) throw zfsError(args, r.stderr, r.code, r.errno);
+/** Run zfs on host with argv; its stdout, or a typed error from its stderr. */
+export async function output(host: ZfsHost, args: string[]): Promise<string> {
+  const r = await host.run(args);
+  if (r.code !== 0 || r.errno) throw zfsError(args, r.stderr, r.code);
   return r.stdout;
 }
 
 /** Turn zfs's stderr into an error whose message says what failed and what to do. */
-export function zfsError(args: string[], stderr: string, code = 1, errno?: string): ZbError {
+export function zfsError(args: string[], stderr: string, code = 1): ZbError {
   const s = stderr.trim().replace(/\s*\n\s*/g, ' ');
-  if (errno === 'ENOENT') return notFound();
   let m: RegExpExecArray | null;
   if ((m = /cannot open '([^']+)': dataset does not exist/.exec(s)))
     return new NoDatasetError(`dataset '${m[1]}' does not exist`);
@@ -104,26 +75,26 @@ export function zfsError(args: string[], stderr: string, code = 1, errno?: strin
   return new ZfsError(`'zfs ${args.join(' ')}' failed${code ? ` with exit code ${code}` : ''}${s ? ': ' + s : ''}`);
 }
 
-export async function exists(ds: string): Promise<boolean> {
-  try { await zfs(['get', '-H', '-o', 'value', 'name', ds]); return true; }
+export async function exists(host: ZfsHost, ds: string): Promise<boolean> {
+  try { await output(host, ['get', '-H', '-o', 'value', 'name', ds]); return true; }
   catch (e) { if (e instanceof NoDatasetError) return false; throw e; }
 }
 
 /** Snapshots of ds (and of its descendants when recursive), oldest first by createtxg. */
-export async function snapshots(ds: string, opts: { recursive?: boolean; bookmarks?: boolean } = {}): Promise<Snapshot[]> {
-  const c = await caps();
+export async function snapshots(host: ZfsHost, ds: string, opts: { recursive?: boolean; bookmarks?: boolean } = {}): Promise<Snapshot[]> {
+  const c = await host.caps();
   const rows: string[][] = [];
   const props = 'guid,createtxg,creation';
   if (c.listP) {
     const types = opts.bookmarks && c.bookmarks ? 'snapshot,bookmark' : 'snapshot';
     const args = ['list', '-H', '-p', '-o', `name,${props}`, '-t', types, ...(opts.recursive ? ['-r'] : ['-d', '1']), ds];
-    for (const l of (await zfs(args)).split('\n')) if (l) rows.push(l.split('\t'));
+    for (const l of (await output(host, args)).split('\n')) if (l) rows.push(l.split('\t'));
   } else {
     // zfs-fuse: no list -p, no get -t; get -Hp over the dataset and its snapshots
-    const out = await zfs(['get', '-Hp', '-o', 'name,property,value', props, ...(opts.recursive ? ['-r'] : ['-d', '1']), ds])
+    const out = await output(host, ['get', '-Hp', '-o', 'name,property,value', props, ...(opts.recursive ? ['-r'] : ['-d', '1']), ds])
       .catch(async (e) => {
         if (opts.recursive || !(e instanceof ZfsError) || e instanceof NoDatasetError) throw e;
-        return zfs(['get', '-Hp', '-r', '-o', 'name,property,value', props, ds]);  // no -d in very old zfs
+        return output(host, ['get', '-Hp', '-r', '-o', 'name,property,value', props, ds]);  // no -d in very old zfs
       });
     const byName = new Map<string, Record<string, string>>();
     for (const l of out.split('\n')) {
@@ -173,8 +144,8 @@ export interface SendOpts {
   resumeToken?: string;      // -t
 }
 
-export async function sendArgs(o: SendOpts): Promise<string[]> {
-  const c = await caps();
+export async function sendArgs(host: ZfsHost, o: SendOpts): Promise<string[]> {
+  const c = await host.caps();
   if (o.resumeToken) {
     if (!c.resume) throw new ZfsError('this zfs cannot resume a send (no send -t): needs OpenZFS 0.7 or later');
     return ['send', '-t', o.resumeToken];
@@ -190,11 +161,11 @@ export async function sendArgs(o: SendOpts): Promise<string[]> {
 }
 
 /** The size zfs expects the stream to have (send -nvP), or null where it cannot tell. */
-export async function estimate(o: SendOpts): Promise<number | null> {
-  const c = await caps();
+export async function estimate(host: ZfsHost, o: SendOpts): Promise<number | null> {
+  const c = await host.caps();
   if (!c.sendEstimate) return null;
-  const args = await sendArgs(o);
-  const out = await zfs([args[0], '-n', '-v', '-P', ...args.slice(1)]).catch(() => '');
+  const args = await sendArgs(host, o);
+  const out = await output(host, [args[0], '-n', '-v', '-P', ...args.slice(1)]).catch(() => '');
   const m = /^size\s+(\d+)/m.exec(out);
   return m ? Number(m[1]) : null;
 }
@@ -208,8 +179,8 @@ export interface RecvOpts {
   verbose?: boolean;     // -v
 }
 
-export async function recvArgs(o: RecvOpts): Promise<string[]> {
-  const c = await caps();
+export async function recvArgs(host: ZfsHost, o: RecvOpts): Promise<string[]> {
+  const c = await host.caps();
   const a = ['receive'];
   if (o.force) a.push('-F');
   if (o.discardFirst) a.push('-d');
@@ -227,15 +198,15 @@ export async function recvArgs(o: RecvOpts): Promise<string[]> {
 }
 
 /** Create a dataset and its missing parents (zfs create -p). */
-export async function createParents(ds: string): Promise<void> {
-  if (await exists(ds)) return;
-  await zfs(['create', '-p', ds]);
+export async function createParents(host: ZfsHost, ds: string): Promise<void> {
+  if (await exists(host, ds)) return;
+  await output(host, ['create', '-p', ds]);
 }
 
-export async function resumeToken(ds: string): Promise<string | null> {
-  const c = await caps();
+export async function resumeToken(host: ZfsHost, ds: string): Promise<string | null> {
+  const c = await host.caps();
   if (!c.resume) return null;
-  const v = (await zfs(['get', '-H', '-o', 'value', 'receive_resume_token', ds]).catch(() => '-')).trim();
+  const v = (await output(host, ['get', '-H', '-o', 'value', 'receive_resume_token', ds]).catch(() => '-')).trim();
   return v && v !== '-' ? v : null;
 }
 
@@ -243,8 +214,8 @@ export async function resumeToken(ds: string): Promise<string | null> {
 export interface Mounted { name: string; mountpoint: string | null }
 
 /** ds and its descendant filesystems (parents first), with their mountpoints when mounted. */
-export async function filesystems(ds: string): Promise<Mounted[]> {
-  const out = await zfs(['list', '-H', '-o', 'name,mounted,mountpoint', '-t', 'filesystem', '-r', ds]);
+export async function filesystems(host: ZfsHost, ds: string): Promise<Mounted[]> {
+  const out = await output(host, ['list', '-H', '-o', 'name,mounted,mountpoint', '-t', 'filesystem', '-r', ds]);
   return out.split('\n').filter(Boolean).map((l) => {
     const f = l.split('\t');
     if (f.length !== 3) throw new ZfsError(`unexpected output from 'zfs list': ${JSON.stringify(l)}`);
@@ -254,11 +225,11 @@ export async function filesystems(ds: string): Promise<Mounted[]> {
 
 /** Bytes written to ds since its latest snapshot (the `written` property), or null where zfs
  *  has no such property (zfs-fuse, pool version 23). */
-export async function written(ds: string): Promise<number | null> {
-  const r = await capture(['get', '-Hp', '-o', 'value', 'written', ds]);
+export async function written(host: ZfsHost, ds: string): Promise<number | null> {
+  const r = await host.run(['get', '-Hp', '-o', 'value', 'written', ds]);
   if (r.code === 0) return Number(r.stdout.trim());
   if (/bad property list|invalid property/.test(r.stderr)) return null;
-  throw zfsError(['get', 'written', ds], r.stderr, r.code, r.errno);
+  throw zfsError(['get', 'written', ds], r.stderr, r.code);
 }
 
 /** The name zfsbackup gives the snapshots and clones it makes to compare a target with its
@@ -275,27 +246,27 @@ export function checkPid(name: string): number | undefined {
 }
 
 /** Snapshot ds as DS@zfsbackup-check-PID-N (what it holds now, without reading its mount). */
-export async function checkSnapshot(ds: string): Promise<string> {
+export async function checkSnapshot(host: ZfsHost, ds: string): Promise<string> {
   const name = `${ds}@${CHECK}${process.pid}-${checkSeq++}`;
-  await zfs(['snapshot', name]);
+  await output(host, ['snapshot', name]);
   return name;
 }
 
 /** Clone snap as POOL/zfsbackup-check-PID-N, read-only, mounted at mnt. */
-export async function checkClone(snap: string, mnt: string): Promise<string> {
+export async function checkClone(host: ZfsHost, snap: string, mnt: string): Promise<string> {
   const name = `${snap.split(/[/@]/)[0]}/${CHECK}${process.pid}-${checkSeq++}`;
-  await zfs(['clone', '-o', 'readonly=on', '-o', `mountpoint=${mnt}`, snap, name]);
+  await output(host, ['clone', '-o', 'readonly=on', '-o', `mountpoint=${mnt}`, snap, name]);
   return name;
 }
 
 /** Destroy a snapshot or clone made by checkSnapshot/checkClone, and nothing else (the name
  *  is checked). zfs-fuse says "dataset is busy" for a moment after a mount: retry a while. */
-export async function destroyCheck(name: string): Promise<void> {
+export async function destroyCheck(host: ZfsHost, name: string): Promise<void> {
   if (checkPid(name) === undefined) throw new ZbError(`internal error: '${name}' is not a check snapshot or clone`);
   for (let i = 0; ; i++) {
-    const r = await capture(['destroy', name]);
+    const r = await host.run(['destroy', name]);
     if (r.code === 0 || /does not exist/.test(r.stderr)) return;
-    if (i >= 50 || !/busy/.test(r.stderr)) throw zfsError(['destroy', name], r.stderr, r.code, r.errno);
+    if (i >= 50 || !/busy/.test(r.stderr)) throw zfsError(['destroy', name], r.stderr, r.code);
     await new Promise((res) => setTimeout(res, 200));
   }
 }
