@@ -5,7 +5,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, ZbError } from './cli.js';
-import { ZFSBackup, filterStages, type BackupOptions, type Step } from './backup.js';
+import { Backup, filterStages, type BackupOptions, type Step } from './engine.js';
 import { runPipeline, type Stage } from './pipeline.js';
 import { stage } from './bin.js';
 import * as z from './zfs.js';
@@ -50,7 +50,7 @@ export interface RestoreReport {
 /** What verify found: problems make the backup (partly) unrestorable; notes do not. */
 export type VerifyReport = Report;
 
-export class ZFSBackupDirectory extends ZFSBackup {
+export class ZFSBackupDirectory extends Backup {
   readonly prefix: string;
   constructor(dataset: string, dest: string, opts: BackupOptions = {}, public dir: DirectoryOptions = {}) {
     super(dataset, dest, opts);

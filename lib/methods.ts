@@ -1,14 +1,14 @@
 // The zfsbackup methods: each names its options and builds its ZFSBackup object.
 import type { Spec, Opts } from './cli.js';
 import { UsageError } from './cli.js';
-import { ZFSBackup, type BackupOptions } from './backup.js';
+import { ZFSBackup, type Backup, type BackupOptions } from './backup.js';
 import { directoryMethod, type RestoreOptions } from './method-directory.js';
 
 export interface Method {
   spec: Spec;
   operations: string[];
   usage: string;
-  create(dataset: string, m: Opts, o: BackupOptions): ZFSBackup;
+  create(dataset: string, m: Opts, o: BackupOptions): Backup;
   /** restore's options from the method's command line (methods that store chunks) */
   restoreOptions?(m: Opts, c: Opts, snapshot?: string): RestoreOptions;
 }

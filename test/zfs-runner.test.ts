@@ -91,3 +91,17 @@ t.test('two hosts keep separate capabilities: zfs programs with different usage 
   t.equal(a.program, openzfs);
   await t.rejects(new api.LocalZfs(join(d, 'none')).caps(), { message: `'${join(d, 'none')}' not found` });
 });
+
+t.test('the directory method asks zfs nothing about its destination (it does not inherit the zfs target)', async (t) => {
+  const p = pool(t, '128M'), d = tmp(t);
+  await ok(`zfs create ${p.name}/data && zfs snapshot ${p.name}/data@a`);
+  const { host, runs } = recording();
+  // a host that says it can resume receives: a zfs-target class would ask for a resume token
+  const caps = host.caps.bind(host);
+  host.caps = async () => ({ ...(await caps() as object), resume: true });
+  const b = new api.ZFSBackupDirectory(`${p.name}/data`, d, { host, quiet: true }, { prefix: 'P' });
+  t.same((await b.backup()).map((s: any) => s.snapshot.snap), ['a']);
+  t.same(runs.filter(a => a.some(x => x.includes(d) || x.includes('receive_resume_token'))), [], 'no zfs argv names the directory or a resume token');
+  t.notOk(b instanceof api.ZFSBackup, 'a method of its own over the shared engine');
+  t.ok(b instanceof api.Backup);
+});
