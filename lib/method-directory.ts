@@ -143,14 +143,14 @@ export class ZFSBackupDirectory extends Backup {
     const force = !!this.opts.force;
     if (from === 0 && there.length)   // zfs receives no full stream over snapshots, even with -F
       throw new ZbError(`'${to}' exists with snapshots, none of them in the chain of ${label(last)}: restore into a new dataset (a full stream over it would need its snapshots destroyed, which zfsbackup leaves to you)`);
+    if (from === chain.length) {   // nothing to receive, so nothing on the target is at stake
+      if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`);
+      return { target: to, restored: [], snapshot: entryName(last) };
+    }
     if (from > 0 && !force) {
       const outside = there.slice(there.findIndex(s => holds(s, chain[from - 1])) + 1).filter(s => !inChain(s));
       if (outside.length)
         throw new ZbError(`'${to}' has ${outside.map(s => `'${s.snap}'`).join(', ')} after '${entryName(chain[from - 1])}', which the chain of ${label(last)} does not hold: restoring would destroy ${outside.length > 1 ? 'them' : 'it'}; restore into a new dataset, or add --force`);
-    }
-    if (from === chain.length) {
-      if (this.opts.verbose) this.log(`'${to}' already has ${label(last)}`);
-      return { target: to, restored: [], snapshot: entryName(last) };
     }
     // every stage of every step built (and every key read) before the first receive
     const steps = chain.map((e, i) => {

@@ -108,6 +108,12 @@ t.test('1. restore and the zfs method never replace or roll back what a target h
       t.same(storeSums(d), store, 'the store unchanged');
     });
   }
+  await t.test('a restore to a snapshot the target already has, with newer ones after it: nothing to do, exit 0', async (t) => {
+    await ok(`zfsbackup --dataset ${ds} ${dir} restore --to ${p.name}/newer`);
+    const r = await ok(`zfsbackup -v --dataset ${ds} ${dir} restore --to ${p.name}/newer --snapshot s2`);
+    t.match(r.stderr, /already has .*@s2/);
+    t.same(await snapNames(`${p.name}/newer`), ['s1', 's2', 's3'], 'nothing destroyed');
+  });
   await t.test('--force is the way through, and says so in zfsbackup(8)', async (t) => {
     await ok(`zfsbackup --force --dataset ${ds} ${dir} restore --to ${p.name}/mine`);
     t.same(await snapNames(`${p.name}/mine`), ['s1', 's2', 's3']);
