@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number | void> {
       if (!(obj instanceof ZFSBackupDirectory) || !method.restoreOptions) throw new UsageError(`the ${name} method has no operation '${op}'`);
       if (op === 'restore') { await obj.restore(method.restoreOptions(m, c, snap)); return; }
       const r = await obj.verify();
-      for (const n of r.notes) process.stderr.write(`zfsbackup: note: ${n}\n`);
+      if (!c.quiet) for (const n of r.notes) process.stderr.write(`zfsbackup: note: ${n}\n`);
       for (const p of r.problems) process.stdout.write(`${p}\n`);
       if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) in the backup of '${obj.dataset}' in '${obj.store}'`);
       process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes of '${obj.dataset}': no problems\n`);

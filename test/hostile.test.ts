@@ -284,6 +284,13 @@ t.test('5. list of what a target or store does not hold is an error; --operation
   fill(`${p.mnt}/data/more.bin`, 1000); await ok(`zfs snapshot ${ds}@s2`);
   const quiet = await ok(`zfsbackup -q -E --password-file ${pw} --dataset ${ds} directory --dest ${d} --prefix Q`);
   t.equal(quiet.stderr, '', '-q: nothing on stderr');
+  // verify -q: a stray file in chunks/ is a note, and -q keeps notes off stderr too
+  writeFileSync(join(d, 'Q/chunks/other_data@x.1.000'), 'x');
+  const vn = await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix Q verify`);
+  t.match(vn.stderr, /note: 'chunks\/other_data@x\.1\.000' is not in the map/);
+  const vq = await ok(`zfsbackup -q --dataset ${ds} directory --dest ${d} --prefix Q verify`);
+  t.equal(vq.stderr, '', 'verify -q: nothing on stderr');
+  t.match(vq.out, /verified 2 snapshot\(s\)/);
   // a clash of names is not something --full can cure: the message does not send the user there
   await ok(`zfs create -p ${p.name}/copy/data && zfs snapshot ${p.name}/copy/data@s1`);
   const e = await sh(`zfsbackup --dataset ${ds} zfs --dest ${p.name}/copy`);
