@@ -2,9 +2,12 @@
 // zb-chunk-dir: store a zb stream as chunk files plus a map entry; -d emits one back;
 // --verify re-hashes a store. See zb-chunk-dir(1) and zb-map(5).
 import { hostname } from 'node:os';
-import { run, parseArgs, prog, UsageError, ZbError } from '../lib/cli.js';
-import { parseSeconds, parseSize } from '../lib/size.js';
-import { store, emit, verifyStore } from '../lib/chunkdir.js';
+import { UsageError, ZbError } from '../lib/errors.js';
+import { run, parseArgs, prog } from '../lib/cli/command.js';
+import { parseSeconds, parseSize } from '../lib/cli/size.js';
+import { DirStore } from '../lib/store/dir/dir.js';
+import { storeStream } from '../lib/store/write.js';
+import { emit, verifyStore } from '../lib/store/read.js';
 
 const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
   or:  $0 -d --dest DIR [OPTION]... DATASET[@SNAP] > STREAM
@@ -12,8 +15,9 @@ const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
 Store a zb stream as chunk files under DIR/PREFIX/chunks/ and record it in
 DIR/PREFIX/map.json, only once the whole stream arrived and every chunk is on
 disk. With -d, write a stored snapshot back out as a zb stream (the newest one
-when only DATASET is given), checking each chunk's sha256 before any of its
-bytes leave.
+when only DATASET is given): each chunk read once, its sha256 checked as it
+passes; a chunk that does not match cuts the stream before its end, so that
+no receive commits it.
 
   -D, --dest DIR          the backup directory (must exist)
   -P, --prefix P          subdirectory of DIR (default: this host's name)
@@ -59,9 +63,10 @@ run(async (argv) => {
   if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
   if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
   if (!o.restore && (o.raw || o.guid || md)) throw new UsageError('--raw, --guid and --legacy-md go with -d');
+  const st = () => new DirStore(o.dest, prefix);   // after the usage checks: those come first
   if (o.verify) {
     if (o._.length > 1) throw new UsageError('too many operands');
-    const r = await verifyStore(o.dest, prefix, o._[0]);
+    const r = await verifyStore(st(), o._[0]);
     for (const n of r.notes) process.stderr.write(`${prog}: note: ${n}\n`);
     for (const p of r.problems) process.stdout.write(`${p}\n`);
     if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) found in '${o.dest}/${prefix}'`);
@@ -70,12 +75,12 @@ run(async (argv) => {
   }
   if (o.restore) {
     if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET[@SNAP] operand');
-    await emit({ dest: o.dest, prefix, target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md });
+    await emit(st(), { target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md });
     return;
   }
   if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
   if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
-  const msg = await store({ dest: o.dest, prefix, chunkSize: parseSize(o['chunk-size'] ?? '2G', 'chunk size'), lockWait,
-    dataset: o.dataset, snapshot: o.snapshot, verbose: o.verbose });
+  const msg = await storeStream(st(), { chunkSize: parseSize(o['chunk-size'] ?? '2G', 'chunk size'), lockWait,
+    dataset: o.dataset, snapshot: o.snapshot });
   if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
 }, help);

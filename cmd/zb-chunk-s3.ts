@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // zb-chunk-s3: not yet implemented (the S3 issue fills it in).
-import { run, parseArgs, ZbError } from '../lib/cli.js';
+import { ZbError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
 
 run(async (argv) => {
   parseArgs(argv, {});

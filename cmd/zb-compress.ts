@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // zb-compress: compress (or with -d decompress) the payload of a zb stream.
-import { run, parseArgs, UsageError } from '../lib/cli.js';
-import { compress, decompress } from '../lib/compress.js';
-import { ALGS } from '../lib/compress-algs.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
+import { compress, decompress } from '../lib/filters/compress/compress.js';
+import { ALGS } from '../lib/filters/compress/algs.js';
 
 const help = `
 Usage: $0 [--gzip|--pigz|--zstd|--lz4|--xz] [-l N] [-T N] [--raw] [--program PATH]

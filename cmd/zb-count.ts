@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // zb-count: pass a stream through unchanged, counting its payload bytes.
-import { growStdio } from '../lib/proc.js';
-import { run, parseArgs, UsageError } from '../lib/cli.js';
-import { count } from '../lib/count.js';
+import { growStdio } from '../lib/os/proc.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
+import { count } from '../lib/filters/count.js';
 
 const help = `
 Usage: $0 [--name LABEL] [--progress] [--json FILE|-] [-q] [--interval SECONDS]

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // zb-encrypt: age v1 encryption (passphrase or public keys) of a zb stream, or
 // legacy `openssl enc`; -d decrypts. See zb-encrypt(1).
-import { growStdio } from '../lib/proc.js';
-import { run, parseArgs, UsageError } from '../lib/cli.js';
-import { encryptStream, decryptStream } from '../lib/encrypt.js';
-import type { Kdf } from '../lib/openssl-enc.js';
+import { growStdio } from '../lib/os/proc.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
+import { encryptStream, decryptStream } from '../lib/filters/encrypt/encrypt.js';
+import type { Kdf } from '../lib/filters/encrypt/openssl.js';
 
 const help = `Usage: $0 [OPTION]... < INPUT > OUTPUT
 Encrypt a zb stream (or a plain zfs send stream) in the age v1 format; -d decrypts.

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // zb-list: the snapshots a target holds.
-import { run, parseArgs, UsageError } from '../lib/cli.js';
-import { listPool } from '../lib/list.js';
-import { listDir } from '../lib/list-dir.js';
-import { localZfs } from '../lib/zfs-host.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
+import { poolRows, POOL_COLUMNS } from '../lib/zfs/list.js';
+import { printRows } from '../lib/cli/table.js';
+import { storeRows, STORE_COLUMNS } from '../lib/store/list.js';
+import { DirStore } from '../lib/store/dir/dir.js';
+import { localZfs } from '../lib/zfs/host.js';
 import { hostname } from 'node:os';
 
 const help = `Usage: $0 [OPTION]... DATASET
@@ -30,8 +33,9 @@ run(async (argv) => {
   const o = parseArgs(argv, { string: ['dir', 'prefix'], boolean: ['recursive', 'H', 'json'], alias: { r: 'recursive' } });
   if (o.dir !== undefined) {
     if (o._.length > 1) throw new UsageError('too many operands');
-    return listDir(o.dir, { prefix: o.prefix ?? hostname(), dataset: o._[0], H: o.H, json: o.json });
+    const rows = await storeRows(new DirStore(o.dir, o.prefix ?? hostname()), { dataset: o._[0], raw: o.H || o.json });
+    return printRows(rows, STORE_COLUMNS, { H: o.H, json: o.json });
   }
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET operand');
-  await listPool(localZfs(), o._[0], { recursive: o.recursive, H: o.H, json: o.json });
+  printRows(await poolRows(localZfs(), o._[0], { recursive: o.recursive, raw: o.H || o.json }), POOL_COLUMNS, { H: o.H, json: o.json });
 }, help);

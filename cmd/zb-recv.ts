@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // zb-recv: a zb stream (or a plain zfs send stream) into zfs receive.
-import { run, parseArgs, prog, UsageError, ZbError } from '../lib/cli.js';
-import { recv } from '../lib/recv.js';
-import { localZfs } from '../lib/zfs-host.js';
+import { UsageError, ZbError } from '../lib/errors.js';
+import { run, parseArgs, prog } from '../lib/cli/command.js';
+import { recv } from '../lib/zfs/recv.js';
+import { localZfs } from '../lib/zfs/host.js';
 
 const help = `Usage: $0 [OPTION]... FILESYSTEM
 Read a zb stream (or a plain zfs send stream) on stdin and receive it into

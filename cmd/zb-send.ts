@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // zb-send: zfs send of one snapshot as a zb stream on stdout.
-import { run, parseArgs, UsageError } from '../lib/cli.js';
-import { send } from '../lib/send.js';
-import { localZfs } from '../lib/zfs-host.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
+import { send } from '../lib/zfs/send.js';
+import { localZfs } from '../lib/zfs/host.js';
 
 const help = `Usage: $0 [OPTION]... DATASET[@SNAPSHOT]
 Write a zfs send stream of one snapshot of DATASET (the latest by default) to

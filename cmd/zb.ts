@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { isSea } from 'node:sea';
-import { setSelf } from '../lib/bin.js';
+import { setSelf } from '../lib/api/stages.js';
 
 const CMDS: Record<string, () => Promise<unknown>> = {
   'zb-send': () => import('./zb-send.js'),
@@ -28,7 +28,7 @@ const self = sea ? [process.execPath] : [process.execPath, realpathSync(a[1])];
 let name = basename(a[1] ?? '').replace(/\.[cm]?js$/, '');
 if (!(name in CMDS) && a[2] && a[2] in CMDS) { name = a[2]; a.splice(1, 2, name); }
 if (!(name in CMDS) && a[2] === '--version') {
-  void import('../lib/cli.js').then((m) => process.stdout.write(`zb ${m.version()}\n`));
+  void import('../lib/cli/command.js').then((m) => process.stdout.write(`zb ${m.version()}\n`));
 } else if (!(name in CMDS)) {
   const asked = a[2] === '--help';
   (asked ? process.stdout : process.stderr).write(`Usage: zb COMMAND [ARG]...  (or a link named COMMAND)\n` +

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // zfsbackup: the original tool's command line over the zb binaries.
-import { run } from '../lib/cli.js';
-import { main } from '../lib/wrapper.js';
+import { run } from '../lib/cli/command.js';
+import { main } from '../lib/cli/zfsbackup.js';
 
 const help = `Usage: $0 [COMMON-OPTION]... METHOD [METHOD-OPTION]... [OPERATION]
 Back up a ZFS dataset (or pool) with METHOD, running zb-send and the other zb

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ZFSBackup, ZFSBackupDirectory, type RestoreReport, type Step, type VerifyReport } from '../dist/lib/index.js';
+import { ZFSBackup, ZFSBackupDirectory, filterStages, type RestoreReport, type Step, type VerifyReport } from '../dist/lib/index.js';
 import { ok, pool, fill, tmp, treeSums, ENV, ROOT } from './lib/util.js';
 
 process.env.PATH = ENV.PATH;   // zfs in /usr/sbin
@@ -30,6 +30,24 @@ t.test('backup to a directory, list, verify, restore: typed values in and out', 
   t.same(await b.restore({ to: `${p.name}/back` }), { target: `${p.name}/back`, restored: [], snapshot: 'b' }, 'a second restore has nothing to do');
   t.same(said, [], 'nothing said on success');
   await t.rejects(b.restore({ to: `${p.name}/back2`, snapshot: 'nope' }), { message: /no snapshot '.*@nope'/ }, 'a failure is a rejected promise with the one line');
+});
+
+t.test('a passphrase given to the API reaches the stages in their environment, never in argv', async (t) => {
+  const secret = 'k3y-' + 'x'.repeat(20);
+  const stages = filterStages({ compress: { alg: 'gzip' }, encrypt: { passphrase: secret } });
+  t.same(stages.map(s => s.name), ['zb-compress', 'zb-encrypt']);
+  t.notOk(stages.some(s => s.argv.some(a => a.includes(secret))), 'not in any argv');
+  t.equal(stages[1].env?.ZB_PASSWORD, secret, 'in the encrypting stage\'s environment');
+  t.equal(stages[0].env, undefined, 'and no other stage\'s');
+  const p = pool(t), d = tmp(t), ds = `${p.name}/data`;
+  await ok(`zfs create ${ds}`);
+  fill(`${p.mnt}/data/one.bin`, 200_000); await ok(`zfs snapshot ${ds}@a`);
+  const b = new ZFSBackupDirectory(ds, d, { encrypt: { passphrase: secret } }, { prefix: 'P' });
+  await b.backup();
+  await t.rejects(b.restore({ to: `${p.name}/nokey` }), { message: /is encrypted \(age\): give --password-file/ });
+  await t.rejects(b.restore({ to: `${p.name}/wrong`, passphrase: 'wrong' }), { message: /restore of .*@a/ }, 'a wrong passphrase fails');
+  t.same((await b.restore({ to: `${p.name}/back`, passphrase: secret })).restored, ['a']);
+  t.same(treeSums(`${p.mnt}/back`), treeSums(`${p.mnt}/data`), 'files identical');
 });
 
 t.test("the seed's pool-to-pool class, constructed as in the seed", async (t) => {

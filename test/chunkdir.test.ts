@@ -1,5 +1,5 @@
 // zb-chunk-dir through real pipes: chunking, the map commit rules, failure cleanup,
-// locking, corruption caught before a byte of a bad chunk leaves.
+// locking, a corrupt chunk caught before the stream ends (its last piece held back).
 import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -9,7 +9,7 @@ import { sh, ok, pool, fill, tmp, sha256, ROOT } from './lib/util.js';
 /** A script that writes stdin as a zb stream with the given metadata (our own writer). */
 function gen(dir: string): string {
   const p = join(dir, 'gen.mjs');
-  writeFileSync(p, `import { ZbWriter, newMeta } from '${ROOT}/dist/lib/stream.js';
+  writeFileSync(p, `import { ZbWriter, newMeta } from '${ROOT}/dist/lib/stream/zb.js';
 const w = new ZbWriter(1, newMeta(JSON.parse(process.argv[2])));
 for await (const b of process.stdin) await w.write(b);
 await w.end();\n`);
@@ -162,7 +162,7 @@ t.test("a dead run's staging dir is removed by the next run; a chunk file no run
   t.same(readdirSync(c).sort(), ['README', 'tank_data@a.1.000', 'tank_data@b.2.000', 'tank_data@c.3.000']);
 });
 
-t.test('one flipped byte: -d names the chunk and writes none of it; --verify names it, exit 1', async (t) => {
+t.test('one flipped byte: -d names the chunk and cuts the stream before its last piece and the end; --verify names it, exit 1', async (t) => {
   const d = tmp(t), g = gen(d);
   fill(join(d, 'in'), 3 << 20);
   await ok(`${g} ${meta('a', '1')} < ${d}/in | zb-chunk-dir --dest ${d} --prefix P --chunk-size 1M`);
@@ -170,12 +170,24 @@ t.test('one flipped byte: -d names the chunk and writes none of it; --verify nam
   const b = readFileSync(bad); b[500_000] ^= 1; writeFileSync(bad, b);
   const r = await sh(`zb-chunk-dir -d --raw --dest ${d} --prefix P tank/data@a > ${d}/out`);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^zb-chunk-dir: tank\/data@a: chunk 'tank_data@a.1.001' is corrupt .*nothing of it was written$/m);
-  t.equal(readFileSync(join(d, 'out')).length, 1 << 20, 'only the good first chunk went out');
+  t.match(r.stderr, /^zb-chunk-dir: tank\/data@a: chunk 'tank_data@a.1.001' is corrupt \(sha256 [0-9a-f]{64}, the map says [0-9a-f]{64}\); the stream stops before the chunk's last 1048576 bytes and its end: nothing receives it$/m);
+  t.equal(readFileSync(join(d, 'out')).length, 1 << 20, 'a 1 MiB chunk is one piece, held back whole: only the good first chunk went out');
   const v = await sh(`zb-chunk-dir --verify --dest ${d} --prefix P`);
   t.equal(v.code, 1);
   t.match(v.out, /tank\/data@a: chunk 'tank_data@a.1.001' is corrupt/);
   t.match(v.stderr, /1 problem\(s\) found/);
+  // a chunk of several pieces: the first go out, the last is held back, and the stream has no end
+  await ok(`${g} ${meta('b', '2')} < ${d}/in | zb-chunk-dir --dest ${d} --prefix Q --chunk-size 3M`);
+  const big = join(d, 'Q/chunks/tank_data@b.2.000');
+  const c = readFileSync(big); c[10] ^= 1; writeFileSync(big, c);
+  const raw = await sh(`zb-chunk-dir -d --raw --dest ${d} --prefix Q tank/data > ${d}/out2`);
+  t.equal(raw.code, 1);
+  t.match(raw.stderr, /chunk 'tank_data@b.2.000' is corrupt .*before the chunk's last 1048576 bytes/);
+  t.equal(readFileSync(join(d, 'out2')).length, 2 << 20, 'all but the last piece went out');
+  const cut = await sh(`zb-chunk-dir -d --dest ${d} --prefix Q tank/data | zb-chunk-dir --dest ${d} --prefix R`);
+  t.equal(cut.code, 1, 'the next stage sees a cut stream');
+  t.match(cut.stderr, /incomplete/);
+  t.notOk(existsSync(join(d, 'R/map.json')), 'and commits nothing');
 });
 
 t.test('the same snapshot (guid) again: "already stored", exit 0, map unchanged', async (t) => {

@@ -7,9 +7,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ok, pool, fill, tmp, ROOT } from './lib/util.js';
 
-const map = await import(join(ROOT, 'dist/lib/map.js'));
-const { ZbError } = await import(join(ROOT, 'dist/lib/cli.js'));
-const { rowOf } = await import(join(ROOT, 'dist/lib/list-dir.js'));
+const map = await import(join(ROOT, 'dist/lib/store/map.js'));
+const { ZbError } = await import(join(ROOT, 'dist/lib/errors.js'));
+const { rowOf } = await import(join(ROOT, 'dist/lib/store/list.js'));
 
 /** mulberry32: small, seedable, good enough to pick mutations. */
 function prng(seed: number) {

@@ -276,8 +276,8 @@ t.test("a stage's usage error: one line, no \"Try 'zb-compress --help'\"", async
 });
 
 // runPipeline itself, with small stages (sh scripts named as zb stages)
-type PipelineModule = typeof import('../lib/pipeline.js');
-const pipeline = (): Promise<PipelineModule> => import(join(ROOT, 'dist', 'lib', 'pipeline.js'));
+type PipelineModule = typeof import('../lib/index.js');
+const pipeline = (): Promise<PipelineModule> => import(join(ROOT, 'dist', 'lib', 'index.js'));
 const st = (name: string, script: string) => ({ name, argv: ['sh', '-c', script] });
 
 /** What the pipeline writes on our stderr while f runs. */

@@ -206,7 +206,7 @@ t.test('messages: read-only destination; a snapshot inside a stored -I stream; a
 
 t.test('a stream header that would make an invalid map entry is refused before a chunk is written', async (t) => {
   const d = tmp(t), g = join(d, 'gen.mjs');
-  writeFileSync(g, `import { ZbWriter, newMeta } from '${ROOT}/dist/lib/stream.js';
+  writeFileSync(g, `import { ZbWriter, newMeta } from '${ROOT}/dist/lib/stream/zb.js';
 const w = new ZbWriter(1, newMeta(JSON.parse(process.argv[2])));
 for await (const b of process.stdin) await w.write(b);
 await w.end();\n`);

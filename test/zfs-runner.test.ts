@@ -1,4 +1,4 @@
-// The zfs runner seam (lib/zfs-host.ts) through the API: the backup classes run their zfs
+// The zfs runner seam (lib/zfs/host.ts) through the API: the backup classes run their zfs
 // queries on the host they are given, and each host probes and caches its own capabilities.
 import t from 'tap';
 import { writeFileSync, chmodSync, readFileSync } from 'node:fs';

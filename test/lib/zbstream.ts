@@ -1,5 +1,5 @@
 // Test fixtures in the zb stream format, written and read here independently of
-// lib/stream.ts (so the tests check the format, not the code against itself):
+// lib/stream/zb.ts (so the tests check the format, not the code against itself):
 // "ZBSTREAM", u32be version 1, u32be header length, JSON; frames u32be length +
 // bytes; end frame u32be 0 + u64be payload length.
 
