@@ -1,16 +1,16 @@
 // Writing a chunk store: a zb stream cut into chunks (sha256 of each), and a map entry
 // committed only after the end frame arrived and every chunk is durable. What a failed
 // run left is removed by the next one, under the rule in cleanup(). See zb-chunk-dir(1).
-import { createHash, type Hash } from 'node:crypto';
 import { CommittedError, DiskFullError, UsageError, ZbError } from '../errors.js';
 import { signalStatus } from '../cli/command.js';
-import { BUF, diskFull } from '../os/io.js';
+import { diskFull } from '../os/io.js';
 import { ZbReader, type Meta } from '../stream/zb.js';
 import { zfsBegin } from '../stream/zfs.js';
 import { addEntry, byGuid, entryName, MAP_VERSION, readMap, referenced, VERSION_KEY, writeMap, type ChunkRef, type Entry, type MapDoc } from './map.js';
 import { mapProblem } from './map-check.js';
 import { chainProblem } from './read.js';
-import type { ChunkSink, ChunkStore, StoreRun } from './store.js';
+import type { ChunkStore } from './store.js';
+import { Chunker } from './chunker.js';
 
 export interface StoreOptions {
   chunkSize: number; lockWait: number;
@@ -40,59 +40,6 @@ async function sourceMeta(r: ZbReader, o: StoreOptions): Promise<Meta> {
   if (/[@/\0]/.test(m.snapshot!) || /[@\0]/.test(m.dataset!) || m.dataset!.startsWith('/') || m.snapshot!.startsWith('.'))
     throw new UsageError(`invalid dataset or snapshot name '${m.dataset}@${m.snapshot}'`);
   return m;
-}
-
-/** Cuts the payload into chunks of a run: input pieces (often 64 KiB frames) gathered into
- *  BUF writes; one write in flight while the next buffer is hashed and filled. */
-class Chunker {
-  chunks: ChunkRef[] = [];
-  total = 0;
-  private sink?: ChunkSink;
-  private hash?: Hash;
-  private size = 0;          // bytes of the open chunk handed to write
-  private bufs = [Buffer.allocUnsafe(BUF), Buffer.allocUnsafe(BUF)];
-  private cur = 0;
-  private fill = 0;
-  private pending: Promise<void> = Promise.resolve();
-  constructor(private run: StoreRun, private stem: string, private chunkSize: number) {}
-  private name(i: number) { return `${this.stem}.${String(i).padStart(3, '0')}`; }
-
-  async write(b: Buffer): Promise<void> {
-    while (b.length) {
-      const n = Math.min(b.length, BUF - this.fill, this.chunkSize - this.size - this.fill);
-      b.copy(this.bufs[this.cur], this.fill, 0, n);
-      this.fill += n; b = b.subarray(n);
-      if (this.fill === BUF || this.size + this.fill === this.chunkSize) await this.flush();
-    }
-  }
-  private async flush(): Promise<void> {
-    if (!this.fill) return;
-    const buf = this.bufs[this.cur].subarray(0, this.fill);
-    await this.pending;                       // in order, and the other buffer is free again
-    if (!this.sink) {
-      this.sink = await this.run.create(this.name(this.chunks.length));
-      this.hash = createHash('sha256'); this.size = 0;
-    }
-    this.pending = this.sink.write(buf);
-    this.pending.catch(() => {});
-    this.hash!.update(buf);
-    this.size += this.fill; this.total += this.fill; this.fill = 0; this.cur ^= 1;
-    if (this.size === this.chunkSize) await this.close();
-  }
-  private async close(): Promise<void> {
-    await this.pending;
-    await this.sink!.close();
-    this.sink = undefined;
-    this.chunks.push({ name: this.name(this.chunks.length), size: this.size, sha256: this.hash!.digest('hex') });
-    this.size = 0;
-  }
-  /** Every chunk written and durable. */
-  async finish(): Promise<void> {
-    await this.flush();
-    if (this.sink) await this.close();
-  }
-  /** Wait for the write in flight (before the run is aborted). */
-  settle(): Promise<void> { return this.pending.catch(() => {}); }
 }
 
 /** Remove what failed runs left, and nothing else: for each run the store knows to have

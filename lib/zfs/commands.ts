@@ -2,6 +2,7 @@
 // guid/createtxg/creation, send/receive argv, and stderr turned into errors that
 // say what to do. Identity is guid (+ createtxg); names are for people. Every query
 // takes the host whose zfs it asks (host.ts: where and how zfs runs).
+// (Longer than 200 lines on purpose: all of zfs's syntax stays in this one file.)
 import { ZbError } from '../errors.js';
 import type { ZfsHost } from './host.js';
 
