@@ -36,6 +36,10 @@ export class CutStreamError extends ZbError {
     super(`${detail}: the stream is incomplete (did an earlier stage fail?)`);
   }
 }
+/** Not a byte arrived (a filter with --raw takes that as empty data). */
+export class EmptyInputError extends CutStreamError {
+  constructor() { super('input is empty'); }
+}
 
 export function encodeHeader(meta: Meta): Buffer {
   const json = Buffer.from(JSON.stringify(meta));
@@ -113,7 +117,7 @@ export class ZbReader {
   static async open(fd: number, opts: OpenOptions = {}): Promise<ZbReader> {
     const r = new FdReader(fd, undefined, opts.sync);
     const head = await r.peek(16);
-    if (head.length === 0) throw new CutStreamError('input is empty');
+    if (head.length === 0) throw new EmptyInputError();
     if (head.length >= 8 && head.subarray(0, 8).equals(MAGIC)) {
       if (head.length < 16) throw new CutStreamError('input ended inside the header');
       const version = head.readUInt32BE(8), len = head.readUInt32BE(12);
