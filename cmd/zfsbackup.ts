@@ -43,6 +43,9 @@ Methods:
                           and DIR/P/map.json; also restore --to POOL/DS
                           [--snapshot S] [-i IDENTITY] [--legacy-md md5|sha256],
                           and verify (re-hash every chunk)
+  counter (or count)      send the snapshot's full stream through the filters
+                          and print its size in bytes and its name (what
+                          zb-send ... | wc -c says); nothing is stored
 
 Operations (as a word after the method options, or --operation): backup, list;
 directory: also restore, verify.
@@ -50,6 +53,7 @@ directory: also restore, verify.
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
+  zfsbackup --dataset tank/data -C counter
   zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb
   zfsbackup --dataset tank/data --password-file pw directory --dest /mnt/usb \\
       restore --to tank/restored

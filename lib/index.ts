@@ -2,6 +2,7 @@
 export { Backup, ZFSBackup, filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type Step } from './api/zfs.js';
 export { ChunkBackup, type RestoreOptions, type RestoreReport, type VerifyReport } from './api/chunks.js';
 export { ZFSBackupDirectory, type DirectoryOptions } from './api/directory.js';
+export { ZFSBackupCount, type CountReport } from './api/count.js';
 export { DirStore } from './store/dir/dir.js';
 export type { ChunkStore, StoreRun, ChunkSink, RunInfo, Stat } from './store/store.js';
 export { storeStream, cleanup, type StoreOptions } from './store/write.js';

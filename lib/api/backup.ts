@@ -139,6 +139,11 @@ export abstract class Backup {
     return stage('zb-send', [...a, step.snapshot.name]);
   }
 
+  /** Run one step's stages (the last one's output goes nowhere: the sink wrote it). */
+  protected runStages(_step: Step, stages: Stage[]): Promise<PipelineResult> {
+    return runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
+  }
+
   protected async runStep(step: Step, replace: boolean): Promise<void> {
     const tmp = this.opts.verbose && this.opts.compress ? privateDir('zfsbackup-') : undefined;
     try {
@@ -151,7 +156,7 @@ export abstract class Backup {
         if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
       }
       stages.push(...await this.sinkStages(step, replace));
-      const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
+      const r = await this.runStages(step, stages);
       if (!r.ok) this.failed(r, stages.length);
       if (tmp) {
         const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));

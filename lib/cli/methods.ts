@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
 import type { RestoreOptions } from '../api/chunks.js';
+import { ZFSBackupCount } from '../api/count.js';
 import { parseSeconds, parseSize } from './size.js';
 
 export interface Method {
@@ -39,6 +40,14 @@ const directoryMethod: Method = {
   },
 };
 
+/** The seed's ZFSBackupCount: a full send through the filters, counted, stored nowhere. */
+const countMethod: Method = {
+  spec: {},
+  operations: ['backup'],
+  usage: 'counter',
+  create: (ds, _args, o) => new ZFSBackupCount(ds, o),
+};
+
 export const methods: Record<string, Method> = {
   zfs: {
     spec: { string: ['dest'], alias: { D: 'dest' } },
@@ -47,4 +56,6 @@ export const methods: Record<string, Method> = {
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,
+  counter: countMethod,
+  count: countMethod,
 };

@@ -4,6 +4,7 @@ import { parseArgs, type Opts } from './command.js';
 import { methods } from './methods.js';
 import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
+import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
 import type { BackupOptions, CompressOptions } from '../api/zfs.js';
 
@@ -15,8 +16,21 @@ export const COMMON = {
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
 };
 
+/** Where the method word is: the first operand that names one (an option's value, such as
+ *  the dataset in `--dataset count`, is never taken for it). */
+function methodAt(argv: string[]): number {
+  const takes = new Set([...COMMON.string, ...COMMON.multi]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a in methods) return i;
+    const name = a.startsWith('--') ? a.slice(2) : /^-[a-zA-Z]$/.test(a) ? (COMMON.alias as Record<string, string>)[a[1]] : undefined;
+    if (name && !a.includes('=') && takes.has(name)) i++;
+  }
+  return -1;
+}
+
 export async function main(argv: string[]): Promise<number | void> {
-  const at = argv.findIndex(a => a in methods);
+  const at = methodAt(argv);
   if (at < 0) parseArgs(argv, COMMON);   // an unknown option is the first thing to say
   if (at < 0) throw new UsageError(`missing METHOD (one of: ${Object.keys(methods).join(', ')})`);
   const common = parseArgs(argv.slice(0, at), COMMON);
@@ -38,6 +52,11 @@ export async function main(argv: string[]): Promise<number | void> {
   const snap = target.includes('@') ? target.split('@')[1] : undefined;
   switch (op) {
     case 'backup': {
+      if (obj instanceof ZFSBackupCount) {
+        const r = await obj.count(snap);
+        process.stdout.write(`${r.bytes} ${r.snapshot}\n`);
+        return;
+      }
       const steps = await obj.backup(snap, { forceFull: common.full, iterate: common['iterate-incrementals'] !== false });
       if (common.verbose && steps.length) process.stderr.write(`zfsbackup: ${steps.length} snapshot(s) sent to ${obj.dest}\n`);
       return;
