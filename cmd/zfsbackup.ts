@@ -31,6 +31,8 @@ Common options:
   -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
   -q, --quiet             nothing on stderr on success (a damaged store is still
                           said)
+      --max-age=DURATION  with status: the newest snapshot must be younger
+                          (3600, 30m, 12h, 2d, 1w)
       --debug             stack traces on errors
       --help, --version
 
@@ -47,13 +49,15 @@ Methods:
                           and print its size in bytes and its name (what
                           zb-send ... | wc -c says); nothing is stored
 
-Operations (as a word after the method options, or --operation): backup, list;
-directory: also restore, verify.
+Operations (as a word after the method options, or --operation): backup, list,
+status (one line, OK or CRITICAL, exit 0 or 1: for monitoring); directory: also
+restore, verify; counter: backup only.
 
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
   zfsbackup --dataset tank/data -C counter
+  zfsbackup --dataset tank/data --max-age 2d directory --dest /mnt/usb status
   zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb
   zfsbackup --dataset tank/data --password-file pw directory --dest /mnt/usb \\
       restore --to tank/restored

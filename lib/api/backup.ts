@@ -38,6 +38,20 @@ export interface BackupOptions {
 /** One zfs send the backup performs: full (no base) or incremental from base. */
 export interface Step { snapshot: z.Snapshot; base?: z.Snapshot; intermediates?: boolean }
 
+/** What status found: the newest snapshot the copy holds, its age, whether it restores. */
+export interface StatusReport {
+  dataset: string;
+  /** where the copy is */
+  target: string;
+  /** the newest snapshot the copy holds (full name), or null when it holds none */
+  newest: string | null;
+  /** its creation time (seconds since the epoch) and age in seconds, when known */
+  creation: number | null; age: number | null;
+  /** why the copy is not good: nothing there, a broken chain, older than maxAge */
+  problem?: string;
+  ok: boolean;
+}
+
 export abstract class Backup {
   readonly dataset: string;
   readonly host: ZfsHost;
@@ -60,6 +74,26 @@ export abstract class Backup {
   protected async prepare(): Promise<void> { /* nothing by default */ }
   /** Finish what an interrupted run left, before planning. */
   protected async resumePartial(): Promise<void> { /* nothing by default */ }
+
+  /** Why the copy of snapshot s would not restore (a chunk store's broken chain), if it would not. */
+  protected async restoreProblem(_s: z.Snapshot): Promise<string | undefined> { return undefined; }
+
+  /** For monitoring: the newest snapshot the copy holds, its age, and whether it restores;
+   *  not ok when there is none, it would not restore, or it is older than maxAge seconds. */
+  async status(o: { maxAge?: number; now?: number } = {}): Promise<StatusReport> {
+    const r: StatusReport = { dataset: this.dataset, target: this.dest, newest: null, creation: null, age: null, ok: false };
+    let snaps: z.Snapshot[];
+    try { r.target = this.where(); snaps = await this.list(); } catch (e) { if (e instanceof ZbError) return { ...r, problem: e.message }; throw e; }
+    const s = snaps.at(-1);
+    if (!s) return { ...r, problem: `no snapshot of '${this.dataset}' in ${r.target}` };
+    r.newest = s.name;
+    if (s.creation) { r.creation = s.creation; r.age = Math.max(0, Math.round((o.now ?? Date.now() / 1000) - s.creation)); }
+    r.problem = await this.restoreProblem(s);
+    if (!r.problem && o.maxAge !== undefined && (r.age === null || r.age > o.maxAge))
+      r.problem = r.age === null ? `its creation time is not known, so its age cannot be checked` : `it is older than the maximum age`;
+    r.ok = !r.problem;
+    return r;
+  }
 
   protected log(s: string): void { (this.opts.log ?? ((l) => process.stderr.write(`zfsbackup: ${l}\n`)))(s); }
 

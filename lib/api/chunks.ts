@@ -76,6 +76,13 @@ export abstract class ChunkBackup extends Backup {
     return entries(doc, this.dataset).map(e => asSnapshot(this.dataset, e));
   }
 
+  /** A stored snapshot restores when its whole chain is there (every chunk, with its size). */
+  protected async restoreProblem(s: z.Snapshot): Promise<string | undefined> {
+    const doc = await readMap(this.store);
+    const e = entries(doc, this.dataset).filter(x => isLegacy(x) ? x.Name === s.snap : x.guid === s.guid || (!x.guid && x.name === s.snap)).pop();
+    return e ? chainProblem(this.store, doc, this.dataset, e) : `'${s.name}' is no longer in the map`;
+  }
+
   /** The stages that undo an entry's filters, last applied first. */
   private undoStages(e: AnyEntry, meta: { filters: any[] }, o: RestoreOptions): Stage[] {
     return [...meta.filters].reverse().map(f => {

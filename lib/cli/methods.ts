@@ -25,8 +25,8 @@ function need(args: Opts, k: string, method: string): string {
 const directoryMethod: Method = {
   spec: { string: ['dest', 'prefix', 'chunk-size', 'lock-wait', 'to', 'snapshot', 'legacy-md'], multi: ['identity'],
     alias: { D: 'dest', P: 'prefix', i: 'identity' } },
-  operations: ['backup', 'list', 'restore', 'verify'],
-  usage: 'directory --dest DIR [--prefix P] [backup|list|restore --to DS [--snapshot S]|verify]',
+  operations: ['backup', 'list', 'restore', 'verify', 'status'],
+  usage: 'directory --dest DIR [--prefix P] [backup|list|restore --to DS [--snapshot S]|verify|status]',
   create: (ds, args, o) => {
     if (!args.dest) throw new UsageError('the directory method needs --dest');
     return new ZFSBackupDirectory(ds, args.dest, o, { prefix: args.prefix,
@@ -51,8 +51,8 @@ const countMethod: Method = {
 export const methods: Record<string, Method> = {
   zfs: {
     spec: { string: ['dest'], alias: { D: 'dest' } },
-    operations: ['backup', 'list'],
-    usage: 'zfs --dest DATASET [backup|list]',
+    operations: ['backup', 'list', 'status'],
+    usage: 'zfs --dest DATASET [backup|list|status]',
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,

@@ -6,11 +6,12 @@ import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
+import { formatAge, parseDuration } from './size.js';
 import type { BackupOptions, CompressOptions } from '../api/zfs.js';
 
 /** The options that come before the method (the seed's common options). */
 export const COMMON = {
-  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file'],
+  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age'],
   multi: ['recipient'],
   boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
@@ -66,6 +67,14 @@ export async function main(argv: string[]): Promise<number | void> {
       printRows(snaps.map(s => ({ name: s.name, guid: s.guid, createtxg: String(s.createtxg),
         creation: new Date(s.creation * 1000).toISOString().replace('.000Z', 'Z') })), ['name', 'guid', 'createtxg', 'creation'], {});
       return;
+    }
+    case 'status': {   // one line on stdout, exit 0 or 1: a monitoring check
+      const maxAge = common['max-age'] === undefined ? undefined : parseDuration(common['max-age'], '--max-age');
+      const r = await obj.status({ maxAge });
+      const newest = r.newest ? `newest ${r.newest} in ${r.target}${r.age === null ? '' : `, ${formatAge(r.age)} old`}` : '';
+      const why = r.problem ? `${r.problem}${r.problem.includes('maximum age') ? ` (--max-age ${common['max-age']})` : ''}` : 'restorable';
+      process.stdout.write(`${r.ok ? 'OK' : 'CRITICAL'} - ${r.dataset}: ${newest ? `${newest}: ${why}` : why}\n`);
+      return r.ok ? 0 : 1;
     }
     case 'restore':
     case 'verify': {
