@@ -31,6 +31,7 @@ Common options:
   -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
   -q, --quiet             nothing on stderr on success (a damaged store is still
                           said)
+      --limit-rate=RATE   write at most RATE bytes a second to the target (10M)
       --max-age=DURATION  with status: the newest snapshot must be younger
                           (3600, 30m, 12h, 2d, 1w)
       --debug             stack traces on errors

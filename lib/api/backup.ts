@@ -31,6 +31,8 @@ export interface BackupOptions {
   /** nothing on stderr on success: no progress, no warnings */
   quiet?: boolean;
   log?: (line: string) => void;
+  /** bytes a second, at most, written to the target (a zb-count stage before the sink) */
+  limitRate?: number;
   /** where zfs runs for this backup's queries and checks (default: this machine) */
   host?: ZfsHost;
 }
@@ -189,6 +191,7 @@ export abstract class Backup {
         stages.push(f);
         if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
       }
+      if (this.opts.limitRate) stages.push(stage('zb-count', ['-q', '--limit-rate', String(this.opts.limitRate)]));
       stages.push(...await this.sinkStages(step, replace));
       const r = await this.runStages(step, stages);
       if (!r.ok) this.failed(r, stages.length);

@@ -6,12 +6,12 @@ import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
-import { formatAge, parseDuration } from './size.js';
+import { formatAge, parseDuration, parseSize } from './size.js';
 import type { BackupOptions, CompressOptions } from '../api/zfs.js';
 
 /** The options that come before the method (the seed's common options). */
 export const COMMON = {
-  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age'],
+  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age', 'limit-rate'],
   multi: ['recipient'],
   boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
@@ -94,6 +94,7 @@ export async function main(argv: string[]): Promise<number | void> {
 
 function options(common: Opts, method: string): BackupOptions {
   const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet,
+    limitRate: common['limit-rate'] === undefined ? undefined : parseSize(common['limit-rate'], 'rate'),
     progress: !common.quiet && (common.progress || !!process.stderr.isTTY) };
   if (common.compressed || common.pigz || common.compress) {
     const alg = (common.compress ?? (common.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];
