@@ -27,6 +27,8 @@ Common options:
                           without it such a run is refused and says why
       --no-iterate-incrementals
                           one zfs send -I instead of one send per snapshot
+  -n, --dry-run           print the snapshots that would be sent and each one's
+                          pipeline (commands to paste); nothing runs or changes
       --progress          a progress line on stderr (default on a terminal)
   -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
   -q, --quiet             nothing on stderr on success (a damaged store is still

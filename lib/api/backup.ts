@@ -180,19 +180,39 @@ export abstract class Backup {
     return runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
   }
 
+  /** While dryRun() plans: methods check nothing that changes the target (no check clones). */
+  protected planning = false;
+
+  /** What backup() would do: each step and its pipeline; nothing runs, nothing changes (an
+   *  interrupted receive that backup() would first resume is not shown). */
+  async dryRun(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<{ step: Step; stages: Stage[] }[]> {
+    this.planning = true;
+    try {
+      const out: { step: Step; stages: Stage[] }[] = [];
+      for (const step of await this.plan(snapname, o)) out.push({ step, stages: await this.stepStages(step, !step.base) });
+      return out;
+    } finally { this.planning = false; }
+  }
+
+  /** The stages of one step: zb-send, progress, the filters (with -v -C, counts around the
+   *  compressor into tmp), the rate limit, the method's writer. */
+  protected async stepStages(step: Step, replace: boolean, tmp?: string): Promise<Stage[]> {
+    const stages = [this.sendStage(step)];
+    if (this.opts.progress) stages.push(stage('zb-count', ['--progress', '-q', '--name', step.snapshot.snap]));
+    for (const f of this.filterStages()) {
+      if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'before')]));
+      stages.push(f);
+      if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
+    }
+    if (this.opts.limitRate) stages.push(stage('zb-count', ['-q', '--limit-rate', String(this.opts.limitRate)]));
+    stages.push(...await this.sinkStages(step, replace));
+    return stages;
+  }
+
   protected async runStep(step: Step, replace: boolean): Promise<void> {
     const tmp = this.opts.verbose && this.opts.compress ? privateDir('zfsbackup-') : undefined;
     try {
-      const stages = [this.sendStage(step)];
-      if (this.opts.progress) stages.push(stage('zb-count', ['--progress', '-q', '--name', step.snapshot.snap]));
-      const filters = this.filterStages();
-      for (const f of filters) {
-        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'before')]));
-        stages.push(f);
-        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
-      }
-      if (this.opts.limitRate) stages.push(stage('zb-count', ['-q', '--limit-rate', String(this.opts.limitRate)]));
-      stages.push(...await this.sinkStages(step, replace));
+      const stages = await this.stepStages(step, replace, tmp);
       const r = await this.runStages(step, stages);
       if (!r.ok) this.failed(r, stages.length);
       if (tmp) {

@@ -7,14 +7,15 @@ import { ChunkBackup } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
 import { formatAge, parseDuration, parseSize } from './size.js';
-import type { BackupOptions, CompressOptions } from '../api/zfs.js';
+import type { Backup, BackupOptions, CompressOptions } from '../api/zfs.js';
+import { shellLine } from '../os/shell.js';
 
 /** The options that come before the method (the seed's common options). */
 export const COMMON = {
   string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age', 'limit-rate'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
-  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run'],
+  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force', n: 'dry-run' },
 };
 
 /** Where the method word is: the first operand that names one (an option's value, such as
@@ -51,8 +52,10 @@ export async function main(argv: string[]): Promise<number | void> {
   const target: string = given[0];
   const obj = method.create(target, args, options(common, name));
   const snap = target.includes('@') ? target.split('@')[1] : undefined;
+  if (common['dry-run'] && op !== 'backup') throw new UsageError(`--dry-run goes with the backup operation, not '${op}'`);
   switch (op) {
     case 'backup': {
+      if (common['dry-run']) return dryRun(obj, snap, { forceFull: common.full || obj instanceof ZFSBackupCount, iterate: common['iterate-incrementals'] !== false });
       if (obj instanceof ZFSBackupCount) {
         const r = await obj.count(snap);
         process.stdout.write(`${r.bytes} ${r.snapshot}\n`);
@@ -90,6 +93,21 @@ export async function main(argv: string[]): Promise<number | void> {
     default:
       throw new UsageError(`the ${name} method has no operation '${op}'`);
   }
+}
+
+/** --dry-run: each snapshot that would be sent and its pipeline, as commands to paste. */
+async function dryRun(obj: Backup, snap: string | undefined, o: { forceFull?: boolean; iterate?: boolean }): Promise<void> {
+  const plan = await obj.dryRun(snap, o);
+  const out: string[] = [];
+  if (!plan.length) out.push(`# ${obj.dataset}: up to date in ${obj.dest}; nothing would be sent`);
+  for (const { step, stages } of plan) {
+    const from = step.base ? `incremental from ${step.base.name}${step.intermediates ? ', with the snapshots between' : ''}` : 'full';
+    out.push(`# ${step.snapshot.name}: ${from}`);
+    const line = stages.map(s => shellLine(s.args ? [s.name, ...s.args] : s.argv)).join(' | ');
+    out.push(obj instanceof ZFSBackupCount ? `${line} | wc -c` : line);
+    if (stages.some(s => s.env)) out.push('# (secrets reach their stage in its environment: not shown)');
+  }
+  process.stdout.write(out.join('\n') + '\n');
 }
 
 function options(common: Opts, method: string): BackupOptions {
