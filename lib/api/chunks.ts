@@ -160,7 +160,8 @@ export abstract class ChunkBackup extends Backup {
       const prev = i > 0 ? chain[i - 1] : undefined;
       const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: isLegacy(s.e) ? !!s.e.Recursive : s.e.recursive,
         keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force, host: this.host }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
-      const stages = [s.read, ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
+      const progress = this.opts.progress ? [stage('zb-count', ['-q', '--progress', '--name', `restore ${entryName(s.e)}`])] : [];
+      const stages = [s.read, ...s.undo, ...progress, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
       if (!r.ok) this.failed(r, stages.length, `restore of ${label(s.e)}: `, left(to, done));

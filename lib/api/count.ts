@@ -39,7 +39,7 @@ export class ZFSBackupCount extends Backup {
       for (let n; (n = await readFd(rd, b)) > 0;) bytes += n;
     })();
     let r: PipelineResult;
-    try { r = await runPipeline(stages, { stdout: wr, quiet: this.opts.quiet }); } finally { closeSync(wr); }
+    try { r = await runPipeline(stages, { stdout: wr, ...this.stderrOptions() }); } finally { closeSync(wr); }
     await counting.finally(() => closeSync(rd));
     if (r.ok) this.counted.push({ snapshot: step.snapshot.name, bytes });
     return r;

@@ -14,7 +14,7 @@ import { shellLine } from '../os/shell.js';
 export const COMMON = {
   string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age', 'limit-rate'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run'],
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run', 'json'],
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force', n: 'dry-run' },
 };
 
@@ -56,9 +56,10 @@ export async function main(argv: string[]): Promise<number | void> {
   switch (op) {
     case 'backup': {
       if (common['dry-run']) return dryRun(obj, snap, { forceFull: common.full || obj instanceof ZFSBackupCount, iterate: common['iterate-incrementals'] !== false });
+      if (common.json) obj.on('event', (e) => process.stdout.write(JSON.stringify(e) + '\n'));
       if (obj instanceof ZFSBackupCount) {
         const r = await obj.count(snap);
-        process.stdout.write(`${r.bytes} ${r.snapshot}\n`);
+        process.stdout.write(common.json ? JSON.stringify({ event: 'count', ...r }) + '\n' : `${r.bytes} ${r.snapshot}\n`);
         return;
       }
       const steps = await obj.backup(snap, { forceFull: common.full, iterate: common['iterate-incrementals'] !== false });
