@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // zfsbackup: the original tool's command line over the zb binaries.
 import { run } from '../lib/cli/command.js';
-import { main } from '../lib/cli/zfsbackup.js';
+import { main, methodAt } from '../lib/cli/zfsbackup.js';
+import { methods } from '../lib/cli/methods.js';
 
 const help = `Usage: $0 [COMMON-OPTION]... METHOD [METHOD-OPTION]... [OPERATION]
 Back up a ZFS dataset (or pool) with METHOD, running zb-send and the other zb
@@ -39,7 +40,7 @@ Common options:
       --max-age=DURATION  with status: the newest snapshot must be younger
                           (3600, 30m, 12h, 2d, 1w)
       --debug             stack traces on errors
-      --help, --version
+      --help, --version   (METHOD --help: that method's options)
 
 Methods:
   zfs --dest DATASET      replicate into DATASET on this host; DATASET stands for
@@ -68,4 +69,5 @@ Examples:
       restore --to tank/restored
 `;
 
-run(main, help);
+// `zfsbackup METHOD --help`: that method's help
+run(main, (before) => { const at = methodAt(before); return at < 0 ? help : methods[before[at]].help; });

@@ -12,6 +12,8 @@ export interface Method {
   spec: Spec;
   operations: string[];
   usage: string;
+  /** `zfsbackup METHOD --help`: the method's options and operations */
+  help: string;
   create(dataset: string, args: Opts, options: BackupOptions): Backup;
   /** restore's options from the method's command line (methods that store chunks) */
   restoreOptions?(args: Opts, common: Opts, snapshot?: string): RestoreOptions;
@@ -27,6 +29,24 @@ const directoryMethod: Method = {
     alias: { D: 'dest', P: 'prefix', i: 'identity' } },
   operations: ['backup', 'list', 'restore', 'verify', 'status'],
   usage: 'directory --dest DIR [--prefix P] [backup|list|restore --to DS [--snapshot S]|verify|status]',
+  help: `Usage: zfsbackup [COMMON-OPTION]... directory --dest DIR [OPTION]... [OPERATION]
+Store snapshots as chunk files under DIR/PREFIX/chunks/ with a map,
+DIR/PREFIX/map.json (zb-chunk-dir); incremental against the map by guid.
+
+  -D, --dest DIR          the backup directory (must exist: a mount point)
+  -P, --prefix P          subdirectory of DIR (default: this host's name)
+      --chunk-size SIZE   largest chunk file (default 2G)
+      --lock-wait SECONDS how long to wait for another writer (default 60)
+      --to DS             restore: the dataset to receive into
+      --snapshot S        restore: the stored snapshot to arrive at (default newest)
+  -i, --identity FILE     restore: an age identity (repeatable)
+      --legacy-md md5|sha256
+                          restore: the original tool's openssl key digest
+
+Operations: backup (default), list, restore --to DS, verify (re-hash every
+chunk), status (OK or CRITICAL for monitoring).
+Example: zfsbackup --dataset tank/data -C directory --dest /mnt/usb restore --to tank/back
+`,
   create: (ds, args, o) => {
     if (!args.dest) throw new UsageError('the directory method needs --dest');
     return new ZFSBackupDirectory(ds, args.dest, o, { prefix: args.prefix,
@@ -45,6 +65,14 @@ const countMethod: Method = {
   spec: {},
   operations: ['backup'],
   usage: 'counter',
+  help: `Usage: zfsbackup [COMMON-OPTION]... counter
+Send the snapshot's full stream (the latest, or --snapshot DS@S) through the
+filters the common options choose (-C, -E, ...), store it nowhere, and print
+its size in bytes and its name: what zb-send ... | wc -c says.
+
+Operation: backup (the only one). With --json, a count event.
+Example: zfsbackup --dataset tank/data -C --compress zstd counter
+`,
   create: (ds, _args, o) => new ZFSBackupCount(ds, o),
 };
 
@@ -53,6 +81,16 @@ export const methods: Record<string, Method> = {
     spec: { string: ['dest'], alias: { D: 'dest' } },
     operations: ['backup', 'list', 'status'],
     usage: 'zfs --dest DATASET [backup|list|status]',
+    help: `Usage: zfsbackup [COMMON-OPTION]... zfs --dest DATASET [OPERATION]
+Replicate into DATASET on this host (zb-send | zb-recv). DATASET stands for the
+source pool's root: --dataset tank/data zfs --dest backup/tank writes
+backup/tank/data. Receives are resumable where zfs can (OpenZFS 0.7+).
+
+  -D, --dest DATASET      the target (its missing parents are created)
+
+Operations: backup (default), list, status (OK or CRITICAL for monitoring).
+Example: zfsbackup --dataset tank/data zfs --dest backup/tank
+`,
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,

@@ -20,7 +20,7 @@ export const COMMON = {
 
 /** Where the method word is: the first operand that names one (an option's value, such as
  *  the dataset in `--dataset count`, is never taken for it). */
-function methodAt(argv: string[]): number {
+export function methodAt(argv: string[]): number {
   const takes = new Set([...COMMON.string, ...COMMON.multi]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
