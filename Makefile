@@ -1,6 +1,6 @@
 # zfsbackup: build, test, demo, bench, install.
 PREFIX ?= /usr/local
-BINS = zb-send zb-recv zb-recv-ssh zb-compress zb-encrypt zb-count zb-chunk-dir zb-chunk-s3 zb-list zfsbackup
+BINS = zb-send zb-recv zb-recv-ssh zb-compress zb-encrypt zb-count zb-filter zb-chunk-dir zb-chunk-s3 zb-list zfsbackup
 
 .PHONY: all links build sea install-sea install-files uninstall test test-openzfs demo bench install deps lint clean
 

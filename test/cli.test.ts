@@ -3,7 +3,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { sh, ROOT } from './lib/util.js';
 
-const bins = ['zb-send', 'zb-recv', 'zb-recv-ssh', 'zb-compress', 'zb-encrypt', 'zb-count', 'zb-chunk-dir', 'zb-chunk-s3', 'zb-list', 'zfsbackup'];
+const bins = ['zb-send', 'zb-recv', 'zb-recv-ssh', 'zb-compress', 'zb-encrypt', 'zb-count', 'zb-filter', 'zb-chunk-dir', 'zb-chunk-s3', 'zb-list', 'zfsbackup'];
 
 t.test('--help, --version and unknown options on every binary', async (t) => {
   for (const b of bins) {

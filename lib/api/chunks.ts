@@ -10,6 +10,7 @@ import * as z from '../zfs/commands.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from '../store/map.js';
 import { chainProblem, head, source, verifyStore, type Report } from '../store/read.js';
 import type { ChunkStore } from '../store/store.js';
+import type { ZFSBackupFilterCommand } from './filters.js';
 import { needsForce, targetSnapshots } from '../zfs/target.js';
 import { detectMd, type LegacyMd } from '../store/legacy.js';
 import { readPassphraseFile, readSecretFile } from '../os/secret.js';
@@ -25,6 +26,8 @@ export interface RestoreOptions {
   passphrase?: string;
   /** age identity files, for backups encrypted to public keys */
   identities?: string[];
+  /** the command filters the backup went through, given again with their restoreCommand */
+  filters?: ZFSBackupFilterCommand[];
   /** the original tool's openssl key derivation, when its first chunk cannot tell */
   legacyMd?: LegacyMd;
 }
@@ -87,6 +90,11 @@ export abstract class ChunkBackup extends Backup {
   private undoStages(e: AnyEntry, meta: { filters: any[] }, o: RestoreOptions): Stage[] {
     return [...meta.filters].reverse().map(f => {
       if (f.kind === 'compress') return stage('zb-compress', ['-d']);
+      if (f.kind === 'command') {
+        const c = o.filters?.find(x => x.name === f.alg)?.restoreStage();
+        if (!c) throw new ZbError(`${this.dataset}@${entryName(e)} went through the command filter '${f.alg}': give it again, with its restoreCommand (restore({ filters: [new ZFSBackupFilterCommand(…)] }))`);
+        return c;
+      }
       const key: string[] = [];
       if (o.passwordFile) key.push('--password-file', o.passwordFile);
       for (const i of o.identities ?? []) key.push('-i', i);

@@ -1,7 +1,7 @@
 // What a backup takes (the options of every method) and gives (steps, status), and the
-// filter stages the options make.
+// filter stages the options make (filters.ts: the filter objects).
 import { UsageError } from '../errors.js';
-import { stage } from './stages.js';
+import { ZFSBackupFilterCompressed, ZFSBackupFilterEncrypted, type ZFSBackupFilter } from './filters.js';
 import type { Stage } from './pipeline.js';
 import type * as z from '../zfs/commands.js';
 import type { ZfsHost } from '../zfs/host.js';
@@ -19,6 +19,8 @@ export interface BackupOptions {
   recursive?: boolean;
   compress?: CompressOptions;
   encrypt?: EncryptOptions;
+  /** the filters in the order they apply (instead of compress and encrypt) */
+  filters?: ZFSBackupFilter[];
   /** let a receive destroy what is on the target (zfs receive -F) even where that loses data */
   force?: boolean;
   verbose?: boolean;
@@ -49,19 +51,14 @@ export interface StatusReport {
   ok: boolean;
 }
 
-/** The filter stages for compression and encryption (methods that store data). */
+/** The filter stages: the ordered `filters` list, or else compression, then encryption. */
 export function filterStages(o: BackupOptions): Stage[] {
-  const s: Stage[] = [];
-  if (o.compress) s.push(stage('zb-compress', [`--${o.compress.alg}`, ...(o.compress.level ? ['-l', o.compress.level] : [])]));
-  const e = o.encrypt;
-  if (e) {
-    const a: string[] = [];
-    if (e.cipher) a.push('--cipher', e.cipher);
-    if (e.passwordFile) a.push('--password-file', e.passwordFile);
-    for (const r of e.recipients ?? []) a.push('-r', r);
-    if (e.recipientsFile) a.push('-R', e.recipientsFile);
-    if (e.passphrase === '') throw new UsageError('the passphrase is empty');
-    s.push(stage('zb-encrypt', a, e.passphrase !== undefined ? { ZB_PASSWORD: e.passphrase } : undefined));
+  if (o.filters) {
+    if (o.compress || o.encrypt) throw new UsageError('give the filters as a `filters` list or as compress/encrypt, not both');
+    return o.filters.map(f => f.stage());
   }
+  const s: Stage[] = [];
+  if (o.compress) s.push(new ZFSBackupFilterCompressed(o.compress).stage());
+  if (o.encrypt) s.push(new ZFSBackupFilterEncrypted(o.encrypt).stage());
   return s;
 }

@@ -11,8 +11,10 @@ export const VERSION = 1;
 export const MAX_FRAME = 64 << 20;
 const MAX_HEADER = 1 << 20;
 
-/** One applied filter, as data (never argv). Compression: alg, level. Encryption: alg, format details. */
-export interface Filter { kind: 'compress' | 'encrypt'; alg: string; [k: string]: unknown }
+/** One applied filter, as data (never argv). Compression: alg, level. Encryption: alg, format details. A command: alg is its name. */
+export interface Filter { kind: 'compress' | 'encrypt' | 'command'; alg: string; [k: string]: unknown }
+/** The name of a command filter (its alg): what the map records and zb-list shows. */
+export const FILTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 export interface Meta {
   dataset?: string;          // source dataset, e.g. tank/data

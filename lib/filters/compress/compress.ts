@@ -5,7 +5,7 @@ import { ZbReader, ZbWriter, EmptyInputError, newMeta, type Filter, type Meta } 
 import { isZfsStream } from '../../stream/zfs.js';
 import { ALGS, INFO, detect, family, parseInt10, program, type Alg } from './algs.js';
 import { zlibEngine, pump, coalesce } from './engine.js';
-import { throughChild, withDrain, type Drain } from './pipe.js';
+import { throughChild, withDrain, type Drain } from '../child.js';
 import { growStdio, which } from '../../os/proc.js';
 
 export interface CompressOptions {
