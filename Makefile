@@ -17,7 +17,7 @@ deps: node_modules/.package-lock.json
 # starts it in a fraction of the time of the module graph, which counts in the qemu guest).
 VERSION = $(shell node -p "require('./package.json').version")
 ESBUILD = npx esbuild --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
-	--log-override:empty-import-meta=silent --define:__ZB_VERSION__='"$(VERSION)"'
+	--log-override:empty-import-meta=silent --loader:.node=copy --define:__ZB_VERSION__='"$(VERSION)"'
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -66,6 +66,7 @@ install-sea: sea
 install-files:
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/zfsbackup $(DESTDIR)$(PREFIX)/bin $(MANDIRS:%=$(DESTDIR)$(PREFIX)/share/man/%)
 	cp $(ZB) $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
+	cp dist/*.node $(DESTDIR)$(PREFIX)/lib/zfsbackup/   # ssh2's native crypto, beside the bundle (without it: its pure-JS ciphers)
 	for b in $(BINS); do ln -sf ../lib/zfsbackup/zb $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for m in man/*.[0-9]; do s=$${m##*.}; cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
