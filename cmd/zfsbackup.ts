@@ -43,13 +43,22 @@ Methods:
                           and DIR/P/map.json; also restore --to POOL/DS
                           [--snapshot S] [-i IDENTITY] [--legacy-md md5|sha256],
                           and verify (re-hash every chunk)
+  ssh --dest DATASET --host HOST [--user U] [--port N] [-i FILE]
+                          replicate into DATASET on HOST over ssh (-D, -H, -U;
+                          HOST may be a Host of ~/.ssh/config; host keys checked
+                          against known_hosts, --accept-new-host-key on first
+                          use); -C compresses here and decompresses there; also
+                          restore --to POOL/DS [--snapshot S]: the remote chain
+                          back into a local dataset
 
 Operations (as a word after the method options, or --operation): backup, list;
-directory: also restore, verify.
+directory: also restore, verify; ssh: also restore.
 
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
+  zfsbackup --dataset tank/data -C ssh --dest backup/tank --host nas --user zb
+  zfsbackup --dataset tank/data ssh --dest backup/tank --host nas restore --to tank/restored
   zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb
   zfsbackup --dataset tank/data --password-file pw directory --dest /mnt/usb \\
       restore --to tank/restored

@@ -4,6 +4,8 @@ import type { Spec, Opts } from './command.js';
 import { UsageError } from '../errors.js';
 import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
+import { ZFSBackupSSH } from '../api/ssh.js';
+import { SSH_SPEC, sshOptions } from './ssh.js';
 import type { RestoreOptions } from '../api/chunks.js';
 import { parseSeconds, parseSize } from './size.js';
 
@@ -47,4 +49,15 @@ export const methods: Record<string, Method> = {
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,
+  ssh: {
+    spec: { string: ['dest', 'to', 'snapshot', ...SSH_SPEC.string], multi: SSH_SPEC.multi, boolean: SSH_SPEC.boolean,
+      alias: { D: 'dest', H: 'host', U: 'user', i: 'identity' } },
+    operations: ['backup', 'list', 'restore'],
+    usage: 'ssh --dest DATASET --host HOST [--user U] [--port N] [-i FILE] [backup|list|restore --to DS [--snapshot S]]',
+    create: (ds, args, o) => {
+      const dest = need(args, 'dest', 'ssh');
+      need(args, 'host', 'ssh');
+      return new ZFSBackupSSH(ds, dest, { ...sshOptions(args)!, note: undefined }, o);
+    },
+  },
 };

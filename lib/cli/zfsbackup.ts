@@ -4,6 +4,7 @@ import { parseArgs, type Opts } from './command.js';
 import { methods } from './methods.js';
 import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
+import { ZFSBackupSSH } from '../api/ssh.js';
 import { printRows } from './table.js';
 import type { BackupOptions, CompressOptions } from '../api/zfs.js';
 
@@ -49,6 +50,13 @@ export async function main(argv: string[]): Promise<number | void> {
       return;
     }
     case 'restore':
+      if (obj instanceof ZFSBackupSSH) {
+        if (!args.to) throw new UsageError('restore needs --to POOL/DATASET');
+        const r = await obj.restore({ to: args.to, snapshot: args.snapshot ?? snap });
+        if (common.verbose) process.stderr.write(`zfsbackup: ${r.restored.length} snapshot(s) received into ${r.target}\n`);
+        return;
+      }
+    // falls through
     case 'verify': {
       if (!(obj instanceof ChunkBackup) || !method.restoreOptions) throw new UsageError(`the ${name} method has no operation '${op}'`);
       if (op === 'restore') { await obj.restore(method.restoreOptions(args, common, snap)); return; }

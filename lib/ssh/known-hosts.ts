@@ -83,5 +83,5 @@ export function checkHostKey(c: Check, blob: Buffer): void {
   if (!c.acceptNew) throw new HostKeyError(`the host key of '${name}' is not known (${type} ${fp}); if that fingerprint is the host's, add it with: echo '${line}' >> ${file}   (or run once with --accept-new-host-key)`);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   appendFileSync(file, line + '\n', { mode: 0o600 });
-  c.note?.(`added the host key of '${name}' (${type} ${fp}) to ${file}`);
+  c.note?.(`note: added the host key of '${name}' (${type} ${fp}) to ${file}`);
 }
