@@ -28,7 +28,7 @@ export class SshZfs implements ZfsHost {
   private client(): Promise<ssh2.Client> {
     this.conn ??= connect(this.ssh).then((c) => {
       c.client.on('error', (e: any) => { this.lost = new ZbError(`connection to '${this.name}' lost: ${/keepalive/i.test(e.message) ? `no answer for ${c.r.aliveInterval * c.r.aliveCount} s` : e.message}`); });
-      c.client.on('close', () => { this.lost ??= new ZbError(`connection to '${this.name}' closed`); this.conn = undefined; });
+      c.client.on('close', () => { this.lost ??= new ZbError(`connection to '${this.name}' lost`); this.conn = undefined; });
       return c;
     });
     return this.conn.then(c => c.client);

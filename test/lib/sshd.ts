@@ -14,7 +14,7 @@ const freePort = () => new Promise<number>((res) => { const s = createServer(); 
 const keygen = (f: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'zbt', '-f', f]);
 
 /** Start sshd; `known()` writes its key into the client's known_hosts ([127.0.0.1]:port). */
-export async function sshd(t: { teardown(f: () => void | Promise<void>): void }): Promise<Sshd> {
+export async function sshd(t: { teardown(f: () => void | Promise<void>): void }, extra: string[] = []): Promise<Sshd> {
   const dir = tmp(t, 'zbt-sshd-'), home = join(dir, 'home'), ssh = join(home, '.ssh');
   mkdirSync(ssh, { recursive: true, mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });   // sshd's privilege separation directory
@@ -24,7 +24,7 @@ export async function sshd(t: { teardown(f: () => void | Promise<void>): void })
   const port = await freePort();
   writeFileSync(join(dir, 'sshd_config'), [`ListenAddress 127.0.0.1`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${dir}/authorized_keys`,
     `PidFile ${dir}/sshd.pid`, 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no',
-    'PermitRootLogin yes', 'LogLevel ERROR', `SetEnv PATH=/usr/local/bin:/usr/bin:/bin`, ''].join('\n'));
+    'PermitRootLogin yes', 'LogLevel ERROR', ...(extra.length ? extra : ['SetEnv PATH=/usr/local/bin:/usr/bin:/bin']), ''].join('\n'));
   const alias = 'zbt-backup';
   writeFileSync(join(ssh, 'config'), `Host ${alias}\n  HostName 127.0.0.1\n  Port ${port}\n  User root\n`);
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config'), '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
