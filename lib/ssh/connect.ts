@@ -85,7 +85,10 @@ export function connect(o: SshOptions): Promise<{ client: ssh2.Client; r: Resolv
   let keyError: Error | undefined;
   return new Promise((res, rej) => {
     const client = new ssh2.Client();
+    let failed = false;
     const fail = (e: any) => {
+      if (failed) return;
+      failed = true;
       client.end();
       if (keyError) return rej(keyError);
       if (e.level === 'client-authentication')
@@ -94,7 +97,7 @@ export function connect(o: SshOptions): Promise<{ client: ssh2.Client; r: Resolv
       const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' ? 'no such host' : e.message;
       rej(new ZbError(`cannot connect to ${where}: ${why}`));
     };
-    client.once('error', fail);
+    client.on('error', fail);
     client.once('ready', () => { client.off('error', fail); res({ client, r }); });
     client.connect({
       host: r.host, port: r.port, username: r.user, authHandler: auth,

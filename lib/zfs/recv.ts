@@ -63,7 +63,8 @@ async function open(host: ZfsHost, args: string[], through?: string[]): Promise<
     const gone = c.done.then(() => { throw new ZbError('zfs receive exited before the end of the stream'); }, (e) => { throw e; });
     gone.catch(() => {});
     return { c, sink: {
-      write: (bs) => { let ok = true; for (const b of bs) ok = w.write(b); return ok ? undefined : Promise.race([once(w, 'drain').then(() => {}), gone]); },
+      // copies: the payload's views are reused by the next read, and the channel may queue them
+      write: (bs) => { let ok = true; for (const b of bs) ok = w.write(Buffer.from(b)); return ok ? undefined : Promise.race([once(w, 'drain').then(() => {}), gone]); },
       end: () => w.end(), close: () => w.destroy(),
     } };
   }
