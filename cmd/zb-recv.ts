@@ -9,8 +9,7 @@ import { remoteName } from '../lib/zfs/ssh.js';
 import { remoteDecompressor } from '../lib/zfs/decompress.js';
 import { SSH_HELP, SSH_SPEC, sshOptions } from '../lib/cli/ssh.js';
 
-const help = `Usage: zb-recv [OPTION]... FILESYSTEM
-  or:  zb-recv-ssh --host HOST [OPTION]... FILESYSTEM
+const help = `Usage: $0 [--host HOST [SSH-OPTION]...] [OPTION]... FILESYSTEM
 Read a zb stream (or a plain zfs send stream) on stdin and receive it into
 FILESYSTEM with zfs receive, on this host (zb-recv) or on HOST over ssh
 (zb-recv-ssh). A stream that ends before its end frame is never handed to zfs
@@ -22,7 +21,7 @@ compressed stream too when HOST has the decompressor (it runs it there).
   -u, --no-mount     do not mount the received file system (zfs receive -u)
   -s, --resumable    keep a resumable state if interrupted (zfs receive -s)
   -v, --verbose      pass zfs receive -v (its report goes to stderr)
-zb-recv-ssh (zb-recv with --host):
+SSH-OPTION (zb-recv-ssh, which needs --host; zb-recv with --host is the same):
 ${SSH_HELP}      --help         display this help and exit
       --version      output version information and exit
 
