@@ -19,6 +19,9 @@ Common options:
   -E, --encrypted         encrypt: age with --password-file=FILE (scrypt), or
                           --recipient=age1... / --recipients-file=FILE;
                           --cipher=C for the original's openssl enc format
+      --hold              after each send, zfs hold the source snapshot the copy
+                          ends with (the next base) and release the hold from the
+                          one before: no other tool can destroy it meanwhile
       --full              send one full stream of the snapshot, even when an
                           incremental is possible
   -F, --force             let a receive destroy what is on the target (files in

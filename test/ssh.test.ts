@@ -87,3 +87,27 @@ t.test('restore pulls the remote chain into a fresh local dataset, identical; ag
   t.same((await rows(`${p.name}/one`, s.env)).map(r => r[0].split('@')[1]), ['s1']);
   t.equal(readFileSync(`${p.mnt}/one/a`).length, 1 << 20);
 });
+
+t.test('--hold: the source snapshot each copy ends with is held (a tag per target), the one before released; zfs and ssh methods', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t);
+  // zfs-fuse's zfs holds needs a pyzfs it lacks: the count of holds, and zfs release of a tag
+  const refs = async (snap: string) => Number((await ok(`zfs get -Hp -o value userrefs ${snap}`)).out.trim());
+  fill(`${p.mnt}/f`, 100_000); await ok(`zfs snapshot ${p.name}@a`);
+  const r1 = await ok(`zfsbackup -v --hold --pool ${p.name} ssh --dest ${q.name}/r --host ${s.alias}`, { env: s.env });
+  const tr = /zfs hold (zfsbackup-[0-9a-f]{12})\)/.exec(r1.stderr)![1];
+  const r2 = await ok(`zfsbackup -v --hold --pool ${p.name} zfs --dest ${q.name}/l`, { env: s.env });
+  const tl = /zfs hold (zfsbackup-[0-9a-f]{12})\)/.exec(r2.stderr)![1];
+  t.not(tr, tl, 'a tag per target');
+  t.equal(await refs(`${p.name}@a`), 2, 'two targets, two holds');
+  t.not((await sh(`zfs destroy ${p.name}@a`)).code, 0, 'a held snapshot cannot be destroyed');
+  fill(`${p.mnt}/g`, 100_000); await ok(`zfs snapshot ${p.name}@b`);
+  await ok(`zfsbackup --hold --pool ${p.name} ssh --dest ${q.name}/r --host ${s.alias}`, { env: s.env });
+  t.equal(await refs(`${p.name}@b`), 1, 'b held for the ssh target');
+  t.equal(await refs(`${p.name}@a`), 1, 'a released by the ssh target, still held for the zfs one');
+  t.not((await sh(`zfs release ${tr} ${p.name}@a`)).code, 0, 'not by the ssh target\'s tag');
+  await ok(`zfsbackup --hold --pool ${p.name} zfs --dest ${q.name}/l`, { env: s.env });
+  t.equal(await refs(`${p.name}@a`), 0, 'a released by both');
+  await ok(`zfs destroy ${p.name}@a`);
+  await ok(`zfs release ${tr} ${p.name}@b && zfs release ${tl} ${p.name}@b`);
+});

@@ -2,6 +2,7 @@
 // guid against what the target holds, run each as one pipeline (zb-send, the filters, the
 // method's writer), report. A method says where the copy is, what it holds, and which
 // stages write to it: ZFSBackup (backup.ts) a dataset, ZFSBackupDirectory a chunk store.
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateDir } from '../os/proc.js';
@@ -33,6 +34,9 @@ export interface BackupOptions {
   log?: (line: string) => void;
   /** where zfs runs for this backup's queries and checks (default: this machine) */
   host?: ZfsHost;
+  /** after each send, a zfs hold on the source snapshot the copy now ends with (the next
+   *  incremental's base), released from the one before: no other tool can destroy it */
+  hold?: boolean;
 }
 
 /** One zfs send the backup performs: full (no base) or incremental from base. */
@@ -132,6 +136,18 @@ export abstract class Backup {
     throw new ZbError(`${before}${describeFailure(r, total)}${after}`, r.status);
   }
 
+  /** What names this backup's target in its hold tag. */
+  protected holdKey(): string { return this.where(); }
+
+  /** Hold snap (the base of the next incremental) on the source; release this target's tag
+   *  from every other snapshot of the dataset. */
+  protected async holdBase(snap: z.Snapshot): Promise<void> {
+    const tag = holdTag(this.holdKey()), r = this.opts.recursive;
+    await z.hold(this.host, tag, snap.name, r);
+    for (const s of await z.heldSnapshots(this.host, this.dataset)) if (s !== snap.name) await z.release(this.host, tag, s, r);
+    if (this.opts.verbose) this.log(`held ${snap.name} (zfs hold ${tag}) as the next incremental's base`);
+  }
+
   protected sendStage(step: Step): Stage {
     const a: string[] = [];
     if (this.opts.recursive) a.push('-R');
@@ -153,6 +169,7 @@ export abstract class Backup {
       stages.push(...await this.sinkStages(step, replace));
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
       if (!r.ok) this.failed(r, stages.length);
+      if (this.opts.hold) await this.holdBase(step.snapshot);
       if (tmp) {
         const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));
         if (a !== undefined && b !== undefined)
@@ -164,6 +181,10 @@ export abstract class Backup {
   }
 
 }
+
+/** The hold tag of one backup target: zfsbackup-<12 hex of sha256(key)> (a tag per target,
+ *  so that two targets of one dataset keep each its own base). */
+export function holdTag(key: string): string { return `zfsbackup-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`; }
 
 function doneBytes(file: string): number | undefined {
   try {

@@ -42,6 +42,8 @@ export class ZFSBackupSSH extends ZFSBackup {
       this.compressed = false;
       if (!this.opts.quiet) this.log(`warning: '${this.remote.name}' has no ${c.alg} to decompress with: sending uncompressed`);
     }
+    if (this.opts.verbose && !(await this.remote.caps()).resume)
+      this.log(`note: the zfs of '${this.remote.name}' cannot resume a receive (no receive -s): a cut run sends that snapshot again`);
     await super.prepare();
   }
 
@@ -60,7 +62,7 @@ export class ZFSBackupSSH extends ZFSBackup {
     if (!o.to) throw new UsageError('restore needs --to POOL/DATASET');
     try {
       if (!(await z.exists(this.remote, this.target))) throw new ZbError(`'${this.target}' does not exist on '${this.remote.name}': nothing to restore`);
-      const p = new Pull(this.target, o.to, this.ssh, { ...this.opts, host: this.remote, compress: undefined, encrypt: undefined });
+      const p = new Pull(this.target, o.to, this.ssh, { ...this.opts, host: this.remote, compress: undefined, encrypt: undefined, hold: false });
       const steps = await p.backup(o.snapshot);
       const now = await z.snapshots(localZfs(), o.to);
       return { target: o.to, restored: steps.map(s => s.snapshot.snap), snapshot: now.at(-1)?.snap ?? '' };

@@ -47,6 +47,8 @@ export class ZFSBackup extends Backup {
 
   protected where(): string { return this.target; }
 
+  protected holdKey(): string { return `${this.targetHost.name}:${this.target}`; }
+
   /** A receive cut earlier (zfs receive -s) is finished first, from its resume token (send -t). */
   protected async resumePartial(): Promise<void> {
     const token = await z.resumeToken(this.targetHost, this.target).catch(() => null);

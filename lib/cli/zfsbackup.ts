@@ -12,7 +12,7 @@ import type { BackupOptions, CompressOptions } from '../api/zfs.js';
 export const COMMON = {
   string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'hold'],
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
 };
 
@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number | void> {
 }
 
 function options(common: Opts, method: string): BackupOptions {
-  const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet,
+  const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet, hold: common.hold,
     progress: !common.quiet && (common.progress || !!process.stderr.isTTY) };
   if (common.compressed || common.pigz || common.compress) {
     const alg = (common.compress ?? (common.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];
