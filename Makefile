@@ -17,7 +17,7 @@ deps: node_modules/.package-lock.json
 # starts it in a fraction of the time of the module graph, which counts in the qemu guest).
 VERSION = $(shell node -p "require('./package.json').version")
 ESBUILD = npx esbuild --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
-	--log-override:empty-import-meta=silent --loader:.node=copy --define:__ZB_VERSION__='"$(VERSION)"'
+	--log-override:empty-import-meta=silent --loader:.node=copy --banner:js="$$(cat cmd/sea-require.cjs)" --define:__ZB_VERSION__='"$(VERSION)"'
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -39,6 +39,7 @@ sea: build
 	cp "$$(command -v node)" dist/sea/zb.tmp
 	npx postject dist/sea/zb.tmp NODE_SEA_BLOB dist/sea/zb.blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 	mv dist/sea/zb.tmp dist/sea/zb && rm -f dist/sea/zb.blob
+	cp dist/*.node dist/sea/   # ssh2's native crypto: cmd/sea-require.cjs loads it from beside the executable
 	for b in $(BINS); do ln -sf zb dist/sea/$$b; done
 
 # The test suite: real zfs-fuse pools, real pipes, real CLIs. Ends with "N passed, N failed".
