@@ -97,6 +97,26 @@ t.test('sshd killed mid-stream: zb-recv-ssh fails and says so, nothing is receiv
   t.same(treeSums(`${q.mnt}/bk`), treeSums(p.mnt), 'the next run copies it whole');
 });
 
+t.test('a network gone silent mid-stream (sshd stopped): the keepalive ends the run within seconds, nothing received', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t);
+  fill(`${p.mnt}/big`, 4 << 20); await ok(`zfs snapshot ${p.name}@a`);
+  writeFileSync(join(s.home, '.ssh/config'), `Host ${s.alias}\n  HostName 127.0.0.1\n  Port ${s.port}\n  User root\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n`);
+  const run = sh(`zb-send ${p.name}@a | pv -q -L 1m | zb-recv-ssh --host ${s.alias} ${q.name}/bk`, { env: s.env });
+  await receiving(`${q.name}/bk`);
+  const kids = (await ok(`pgrep -P ${s.proc.pid}`)).out.trim().split('\n').filter(Boolean).map(Number);
+  for (const k of [s.proc.pid!, ...kids]) process.kill(k, 'SIGSTOP');
+  const t0 = Date.now();
+  const r = await run;
+  for (const k of [s.proc.pid!, ...kids]) try { process.kill(k, 'SIGCONT'); } catch { /* gone */ }
+  t.not(r.code, 0);
+  t.match(r.stderr, /^zb-recv-ssh: connection to 'zbt-backup' lost: no answer for 2 s/m);
+  t.ok(Date.now() - t0 < 8000, `ended ${Date.now() - t0} ms after the network went silent`);
+  s.kill();
+  await new Promise(res => setTimeout(res, 1000));
+  t.ok(await absent(`${q.name}/bk`), 'nothing received');
+});
+
 t.test('zb-send killed mid-stream: the remote receive does not commit', async (t) => {
   const s = await sshd(t); s.known();
   const p = pool(t), q = pool(t), d = tmp(t);

@@ -30,8 +30,9 @@ t.test('full, then incremental, to a remote pool through a Host alias of ~/.ssh/
   t.same(remote.map(r => r[0].split('@')[1]), ['s1', 's2', 's3']);
   const l = await ok(`zfsbackup --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias} list`, { env: s.env });
   t.match(l.out, new RegExp(`${q.name}/bk/data@s3`));
-  const r3 = await ok(`zfsbackup -v --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+  const r3 = await ok(`echo pw > ${p.dir}/pw; zfsbackup -v -E --password-file ${p.dir}/pw --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
   t.match(r3.stderr, /up to date/);
+  t.match(r3.stderr, /warning: --encrypted does nothing for the ssh method \(ssh encrypts the connection; nothing is stored encrypted\)/);
 });
 
 t.test('-R replicates the children; zb-recv-ssh by hand with -i and --port', async (t) => {
