@@ -14,7 +14,8 @@ cp "$T/home/.ssh/id_ed25519.pub" "$T/authorized_keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'ListenAddress 127.0.0.1\nHostKey %s/host_key\nAuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.pid\nStrictModes no\nPasswordAuthentication no\nUsePAM no\nPermitRootLogin yes\nLogLevel ERROR\n' "$T" "$T" "$T" > "$T/sshd_config"
 /usr/sbin/sshd -f "$T/sshd_config" -p "$PORT"
-trap 'kill $(cat "$T/sshd.pid") 2>/dev/null; cd /; zpool destroy -f $P 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+# zfs-fuse says "pool is busy" for a while after use: retried
+trap 'kill $(cat "$T/sshd.pid") 2>/dev/null; cd /; for i in 1 2 3 4 5 6 7 8 9 10; do zpool destroy $P 2>/dev/null && break; sleep 0.5; done; rm -rf "$T"' EXIT INT TERM
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_key.pub")" > "$T/home/.ssh/known_hosts"
 export HOME="$T/home" SSH_AUTH_SOCK=
 SSH="ssh -p $PORT -i $T/home/.ssh/id_ed25519 -o UserKnownHostsFile=$T/home/.ssh/known_hosts -o BatchMode=yes -c aes128-gcm@openssh.com root@127.0.0.1"
@@ -24,7 +25,7 @@ zfs snapshot $P/src@s
 BYTES=$(zfs send $P/src@s | wc -c)
 
 t() { /usr/bin/time -f '%e %U %S' -o "$T/t" sh -c "$1"; read -r e u s < "$T/t"; echo "$e $(echo "$u + $s" | bc)"; }
-drop() { zfs destroy -r $P/dst 2>/dev/null || true; }
+drop() { for i in 1 2 3 4 5 6 7 8 9 10; do zfs list $P/dst >/dev/null 2>&1 || return 0; zfs destroy -r $P/dst 2>/dev/null || sleep 0.5; done; }
 row() { printf '  %-34s %7.1f MB/s  local cpu %5.2f s\n' "$1" "$(echo "$BYTES / 1000000 / $2" | bc -l)" "$3"; }
 A=""; B=""; C=""
 for i in 1 2 3; do
