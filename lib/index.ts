@@ -4,6 +4,10 @@ export { ChunkBackup, type RestoreOptions, type RestoreReport, type VerifyReport
 export { ZFSBackupDirectory, type DirectoryOptions } from './api/directory.js';
 export { ZFSBackupSSH, type SshOptions } from './api/ssh.js';
 export { SshZfs } from './zfs/remote.js';
+export { ZFSBackupCount, type CountReport } from './api/count.js';
+export { ZFSBackupFilterCompressed, ZFSBackupFilterEncrypted, ZFSBackupFilterCounter, ZFSBackupFilterCommand, type ZFSBackupFilter } from './api/filters.js';
+export type { BackupEvent } from './api/events.js';
+export type { StatusReport } from './api/options.js';
 export { DirStore } from './store/dir/dir.js';
 export type { ChunkStore, StoreRun, ChunkSink, RunInfo, Stat } from './store/store.js';
 export { storeStream, cleanup, type StoreOptions } from './store/write.js';

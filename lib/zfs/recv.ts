@@ -19,8 +19,8 @@ export async function recv(host: ZfsHost, o: z.RecvOpts, decompress?: (alg: stri
   const f = r.meta.filters.at(-1);
   const through = f?.kind === 'compress' && r.meta.filters.length === 1 ? await decompress?.(f.alg) : undefined;
   if (f && !through) {
-    const undo = f.kind === 'compress' ? 'zb-compress -d' : 'zb-encrypt -d';
-    throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : 'encrypted'} (${f.alg})${decompress && f.kind === 'compress' ? ` and '${host.name}' has no ${f.alg} to decompress it` : ''}: put '${undo}' before ${prog}`);
+    const undo = f.kind === 'compress' ? 'zb-compress -d' : f.kind === 'encrypt' ? 'zb-encrypt -d' : `zb-filter -d --name ${f.alg} -- COMMAND`;
+    throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : f.kind === 'encrypt' ? 'encrypted' : 'filtered by a command'} (${f.alg})${decompress && f.kind === 'compress' ? ` and '${host.name}' has no ${f.alg} to decompress it` : ''}: put '${undo}' before ${prog}`);
   }
   const args = await z.recvArgs(host, o);
   const { c, sink } = await open(host, args, through);
