@@ -32,6 +32,8 @@ t.test('full, then incremental, to a remote pool through a Host alias of ~/.ssh/
   t.match(l.out, new RegExp(`${q.name}/bk/data@s3`));
   const r3 = await ok(`echo pw > ${p.dir}/pw; zfsbackup -v -E --password-file ${p.dir}/pw --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
   t.match(r3.stderr, /up to date/);
+  const st = await ok(`zfsbackup --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias} status`, { env: s.env });
+  t.match(st.out, /^OK\b.*s3/, `status: ${st.out.trim()}`);
   t.match(r3.stderr, /warning: --encrypted does nothing for the ssh method \(ssh encrypts the connection; nothing is stored encrypted\)/);
 });
 
