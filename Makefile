@@ -17,7 +17,7 @@ deps: node_modules/.package-lock.json
 # starts it in a fraction of the time of the module graph, which counts in the qemu guest).
 VERSION = $(shell node -p "require('./package.json').version")
 ESBUILD = npx esbuild --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
-	--log-override:empty-import-meta=silent --define:__ZB_VERSION__='"$(VERSION)"'
+	--log-override:empty-import-meta=silent --loader:.node=copy --banner:js="$$(cat cmd/sea-require.cjs)" --define:__ZB_VERSION__='"$(VERSION)"'
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -39,6 +39,7 @@ sea: build
 	cp "$$(command -v node)" dist/sea/zb.tmp
 	npx postject dist/sea/zb.tmp NODE_SEA_BLOB dist/sea/zb.blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 	mv dist/sea/zb.tmp dist/sea/zb && rm -f dist/sea/zb.blob
+	cp dist/*.node dist/sea/   # ssh2's native crypto: cmd/sea-require.cjs loads it from beside the executable
 	for b in $(BINS); do ln -sf zb dist/sea/$$b; done
 
 # The test suite: real zfs-fuse pools, real pipes, real CLIs. Ends with "N passed, N failed".
@@ -66,12 +67,13 @@ install-sea: sea
 install-files:
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/zfsbackup $(DESTDIR)$(PREFIX)/bin $(MANDIRS:%=$(DESTDIR)$(PREFIX)/share/man/%)
 	cp $(ZB) $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
+	cp dist/*.node $(DESTDIR)$(PREFIX)/lib/zfsbackup/   # ssh2's native crypto, beside the bundle (without it: its pure-JS ciphers)
 	for b in $(BINS); do ln -sf ../lib/zfsbackup/zb $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for m in man/*.[0-9]; do s=$${m##*.}; cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
 # removes exactly what install-files put there (and the directories it made, when empty)
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
+	rm -f $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb $(DESTDIR)$(PREFIX)/lib/zfsbackup/*.node
 	-rmdir $(DESTDIR)$(PREFIX)/lib/zfsbackup 2>/dev/null
 	for b in $(BINS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for m in man/*.[0-9]; do s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done

@@ -6,20 +6,24 @@ import { poolRows, POOL_COLUMNS } from '../lib/zfs/list.js';
 import { printRows } from '../lib/cli/table.js';
 import { storeRows, STORE_COLUMNS } from '../lib/store/list.js';
 import { DirStore } from '../lib/store/dir/dir.js';
-import { localZfs } from '../lib/zfs/host.js';
+import { localZfs, type ZfsHost } from '../lib/zfs/host.js';
+import { SshZfs } from '../lib/zfs/remote.js';
+import { remoteName } from '../lib/zfs/ssh.js';
+import { SSH_HELP, SSH_SPEC, sshOptions } from '../lib/cli/ssh.js';
 import { hostname } from 'node:os';
 
 const help = `Usage: $0 [OPTION]... DATASET
+  or:  $0 --host HOST [--user USER] [--port N] [OPTION]... DATASET
   or:  $0 --dir DEST [--prefix P] [OPTION]... [DATASET]
-List the snapshots (and bookmarks) of DATASET on the local pool: name, guid,
-createtxg, creation time.
+List the snapshots (and bookmarks) of DATASET on the local pool, or on HOST's
+pool over ssh: name, guid, createtxg, creation time.
 
   -r, --recursive    include the descendants of DATASET
       --dir DEST     list the map of a zb-chunk-dir backup directory instead:
                      snapshot, guid, full or incremental (on what), bytes,
                      chunks, filters; no key needed
       --prefix P     with --dir: the subdirectory (default: this host's name)
-  -H                 no header, tab-separated, creation in seconds since the epoch
+${SSH_HELP}  -H                 no header, tab-separated, creation in seconds since the epoch
       --json         a JSON array
       --help         display this help and exit
       --version      output version information and exit
@@ -27,15 +31,23 @@ createtxg, creation time.
 Examples:
   zb-list tank/data
   zb-list -H -r tank | cut -f1,2
+  zb-list --host backup.example.org --user zb backup/tank/data
 `;
 
 run(async (argv) => {
-  const o = parseArgs(argv, { string: ['dir', 'prefix'], boolean: ['recursive', 'H', 'json'], alias: { r: 'recursive' } });
+  const o = parseArgs(argv, { string: ['dir', 'prefix', ...SSH_SPEC.string], multi: SSH_SPEC.multi,
+    boolean: ['recursive', 'H', 'json', ...SSH_SPEC.boolean], alias: { r: 'recursive', i: 'identity' } });
+  const ssh = sshOptions(o);
+  if (ssh && o.dir !== undefined) throw new UsageError('--dir and --host exclude each other');
   if (o.dir !== undefined) {
     if (o._.length > 1) throw new UsageError('too many operands');
     const rows = await storeRows(new DirStore(o.dir, o.prefix ?? hostname()), { dataset: o._[0], raw: o.H || o.json });
     return printRows(rows, STORE_COLUMNS, { H: o.H, json: o.json });
   }
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET operand');
-  printRows(await poolRows(localZfs(), o._[0], { recursive: o.recursive, raw: o.H || o.json }), POOL_COLUMNS, { H: o.H, json: o.json });
+  const host: ZfsHost = ssh ? new SshZfs(ssh) : localZfs();
+  try {
+    const rows = await poolRows(host, ssh ? remoteName(o._[0]) : o._[0], { recursive: o.recursive, raw: o.H || o.json });
+    printRows(rows, POOL_COLUMNS, { H: o.H, json: o.json });
+  } finally { host.close?.(); }
 }, help);

@@ -20,6 +20,9 @@ Common options:
   -E, --encrypted         encrypt: age with --password-file=FILE (scrypt), or
                           --recipient=age1... / --recipients-file=FILE;
                           --cipher=C for the original's openssl enc format
+      --hold              after each send, zfs hold the source snapshot the copy
+                          ends with (the next base) and release the hold from the
+                          one before: no other tool can destroy it meanwhile
       --full              send one full stream of the snapshot, even when an
                           incremental is possible
   -F, --force             let a receive destroy what is on the target (files in
@@ -51,17 +54,26 @@ Methods:
                           and DIR/P/map.json; also restore --to POOL/DS
                           [--snapshot S] [-i IDENTITY] [--legacy-md md5|sha256],
                           and verify (re-hash every chunk)
+  ssh --dest DATASET --host HOST [--user U] [--port N] [-i FILE]
+                          replicate into DATASET on HOST over ssh (-D, -H, -U;
+                          HOST may be a Host of ~/.ssh/config; host keys checked
+                          against known_hosts, --accept-new-host-key on first
+                          use); -C compresses here and decompresses there; also
+                          restore --to POOL/DS [--snapshot S]: the remote chain
+                          back into a local dataset
   counter (or count)      send the snapshot's full stream through the filters
                           and print its size in bytes and its name (what
                           zb-send ... | wc -c says); nothing is stored
 
 Operations (as a word after the method options, or --operation): backup, list,
 status (one line, OK or CRITICAL, exit 0 or 1: for monitoring); directory: also
-restore, verify; counter: backup only.
+restore, verify; ssh: also restore; counter: backup only.
 
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
+  zfsbackup --dataset tank/data -C ssh --dest backup/tank --host nas --user zb
+  zfsbackup --dataset tank/data ssh --dest backup/tank --host nas restore --to tank/restored
   zfsbackup --dataset tank/data -C counter
   zfsbackup --dataset tank/data --max-age 2d directory --dest /mnt/usb status
   zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb

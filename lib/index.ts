@@ -2,6 +2,8 @@
 export { Backup, ZFSBackup, filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type Step } from './api/zfs.js';
 export { ChunkBackup, type RestoreOptions, type RestoreReport, type VerifyReport } from './api/chunks.js';
 export { ZFSBackupDirectory, type DirectoryOptions } from './api/directory.js';
+export { ZFSBackupSSH, type SshOptions } from './api/ssh.js';
+export { SshZfs } from './zfs/remote.js';
 export { ZFSBackupCount, type CountReport } from './api/count.js';
 export { ZFSBackupFilterCompressed, ZFSBackupFilterEncrypted, ZFSBackupFilterCounter, ZFSBackupFilterCommand, type ZFSBackupFilter } from './api/filters.js';
 export type { BackupEvent } from './api/events.js';
@@ -16,5 +18,5 @@ export { needsForce, WouldDestroy, type ReceiveCheck } from './zfs/target.js';
 export { stage } from './api/stages.js';
 export { ZbReader, ZbWriter, FrameScanner, type Meta, type Filter } from './stream/zb.js';
 export * as zfs from './zfs/commands.js';
-export { LocalZfs, localZfs, type ZfsHost, type ZfsIo, type Captured } from './zfs/host.js';
+export { LocalZfs, localZfs, type ZfsHost, type ZfsIo, type Captured, type Running } from './zfs/host.js';
 export { ZbError, UsageError, DiskFullError, CommittedError } from './errors.js';

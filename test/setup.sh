@@ -18,6 +18,8 @@ if [ -n "$need" ]; then
     echo "setup: missing$need (install them; only Debian is automated)" >&2; exit 1
   fi
 fi
+# sshd (the ssh tests start their own on 127.0.0.1) needs its privilege separation directory
+mkdir -p /run/sshd
 # zfs-fuse: one daemon for the machine; pools are made unique per test.
 # A pidfile left by a daemon that was killed (a machine stop, a container restart) makes
 # zfs-fuse exit 1 without a word, so it goes first.

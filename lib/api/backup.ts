@@ -10,6 +10,7 @@ import { stage } from './stages.js';
 import * as z from '../zfs/commands.js';
 import { localZfs, type ZfsHost } from '../zfs/host.js';
 import { Meter, StageError, type BackupEvent } from './events.js';
+import { holdBase } from './hold.js';
 import type { BackupOptions, StatusReport, Step } from './options.js';
 
 export { filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type StatusReport, type Step } from './options.js';
@@ -152,6 +153,9 @@ export abstract class Backup extends EventEmitter {
     throw new StageError(`${before}${describeFailure(r, total)}${after}`, r.status, r.blame?.result.name ?? null);
   }
 
+  /** What names this backup's target in its --hold tag (hold.ts). */
+  protected holdKey(): string { return this.where(); }
+
   protected sendStage(step: Step): Stage {
     const a: string[] = [];
     if (this.opts.recursive) a.push('-R');
@@ -211,6 +215,10 @@ export abstract class Backup extends EventEmitter {
     try {
       const r = await this.runStages(step, stages);
       if (!r.ok) this.failed(r, stages.length);
+      if (this.opts.hold) {
+        const tag = await holdBase(this.host, this.dataset, name, this.holdKey(), this.opts.recursive);
+        if (this.opts.verbose) this.log(`held ${name} (zfs hold ${tag}) as the next incremental's base`);
+      }
     } finally { this.meter = undefined; }
     const seconds = (Date.now() - t0) / 1000;
     this.tell({ event: 'done', snapshot: name, bytes: m?.sent ?? null, stored: m?.stored ?? null, seconds });

@@ -32,6 +32,9 @@ export interface BackupOptions {
   limitRate?: number;
   /** where zfs runs for this backup's queries and checks (default: this machine) */
   host?: ZfsHost;
+  /** after each send, a zfs hold on the source snapshot the copy now ends with (the next
+   *  incremental's base), released from the one before (hold.ts) */
+  hold?: boolean;
 }
 
 /** One zfs send the backup performs: full (no base) or incremental from base. */

@@ -6,6 +6,7 @@ import { stage } from './stages.js';
 import * as z from '../zfs/commands.js';
 import { needsForce, targetSnapshots } from '../zfs/target.js';
 import { Backup, type Step } from './backup.js';
+import type { ZfsHost } from '../zfs/host.js';
 
 export { Backup, filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type Step } from './backup.js';
 
@@ -16,43 +17,53 @@ export class ZFSBackup extends Backup {
     return rel ? `${this.dest}/${rel}` : this.dest;
   }
 
+  /** Where the target's zfs runs (this class: the source's host; ZFSBackupSSH: a remote one). */
+  get targetHost(): ZfsHost { return this.host; }
+
   /** Snapshots the target holds (identity = guid). */
   async targetSnapshots(): Promise<z.Snapshot[]> {
-    return targetSnapshots(this.target, this.host);
+    return targetSnapshots(this.target, this.targetHost);
   }
+
+  /** The stage that receives into the target, with zb-recv's options. */
+  protected recvStage(args: string[]): Stage { return stage('zb-recv', [...args, this.target]); }
 
   /** The stages after zb-send (and the filters) that store one step. */
   protected async sinkStages(step: Step, _full: boolean): Promise<Stage[]> {
     const src = new Set((await z.snapshots(this.host, this.dataset, { recursive: this.opts.recursive })).map(s => s.guid));
     // -F only where it loses nothing (target.ts), or with --force (a dry run does not check)
     const force = !this.planning && await needsForce({ target: this.target, base: step.base?.snap, recursive: this.opts.recursive,
-      keep: (s) => src.has(s.guid), force: this.opts.force, host: this.host });
+      keep: (s) => src.has(s.guid), force: this.opts.force, host: this.targetHost });
     const args = force ? ['-F'] : [];
     // where zfs can, keep a cut receive resumable: the next run goes on from where it stopped
-    if ((await this.host.caps()).resume) args.push('-s');
-    return [stage('zb-recv', [...args, this.target])];
+    if ((await this.targetHost.caps()).resume) args.push('-s');
+    return [this.recvStage(args)];
   }
 
   protected async prepare(): Promise<void> {
     const parent = this.target.split('/').slice(0, -1).join('/');
-    if (parent && !(await z.exists(this.host, this.target))) await z.createParents(this.host, parent);
+    if (parent && !(await z.exists(this.targetHost, this.target))) await z.createParents(this.targetHost, parent);
   }
 
   protected where(): string { return this.target; }
 
+  protected holdKey(): string { return `${this.targetHost.name}:${this.target}`; }
+
   /** A receive cut earlier (zfs receive -s) is finished first, from its resume token (send -t). */
   protected async resumePartial(): Promise<void> {
-    const token = await z.resumeToken(this.host, this.target).catch(() => null);
+    const token = await z.resumeToken(this.targetHost, this.target).catch(() => null);
     if (!token) return;
-    if (this.opts.verbose) this.log(`resuming the interrupted receive into ${this.target}`);
-    const stages = [stage('zb-send', ['-t', token, this.dataset]), stage('zb-recv', ['-s', this.target])];
+    if (!this.opts.quiet) this.log(`resuming the interrupted receive into ${this.target} (zfs send -t)`);
+    const stages = [this.resumeSendStage(token), this.recvStage(['-s'])];
     const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
     if (!r.ok) this.failed(r, stages.length, `resuming into ${this.target}: `);
   }
 
+  protected resumeSendStage(token: string): Stage { return stage('zb-send', ['-t', token, this.dataset]); }
+
   /** The seed's list operation: what the target holds (a target that is not there is an error). */
   async list(): Promise<z.Snapshot[]> {
-    if (!(await z.exists(this.host, this.target))) throw new ZbError(`target '${this.target}' does not exist: nothing of '${this.dataset}' is backed up in '${this.dest}'`);
-    return z.snapshots(this.host, this.target);
+    if (!(await z.exists(this.targetHost, this.target))) throw new ZbError(`target '${this.target}' does not exist: nothing of '${this.dataset}' is backed up in '${this.dest}'`);
+    return z.snapshots(this.targetHost, this.target);
   }
 }

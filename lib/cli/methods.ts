@@ -4,6 +4,8 @@ import type { Spec, Opts } from './command.js';
 import { UsageError } from '../errors.js';
 import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
+import { ZFSBackupSSH } from '../api/ssh.js';
+import { SSH_SPEC, sshOptions } from './ssh.js';
 import type { RestoreOptions } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { parseSeconds, parseSize } from './size.js';
@@ -94,6 +96,37 @@ Example: zfsbackup --dataset tank/data zfs --dest backup/tank
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,
+  ssh: {
+    spec: { string: ['dest', 'to', 'snapshot', ...SSH_SPEC.string], multi: SSH_SPEC.multi, boolean: SSH_SPEC.boolean,
+      alias: { D: 'dest', H: 'host', U: 'user', i: 'identity' } },
+    operations: ['backup', 'list', 'status', 'restore'],
+    usage: 'ssh --dest DATASET --host HOST [--user U] [--port N] [-i FILE] [backup|list|status|restore --to DS [--snapshot S]]',
+    help: `Usage: zfsbackup [COMMON-OPTION]... ssh --dest DATASET --host HOST [OPTION]... [OPERATION]
+Replicate into DATASET on HOST over ssh (zb-send [| zb-compress] | zb-recv-ssh);
+DATASET stands for the source pool's root, as for the zfs method. HOST needs
+zfs only. -C compresses here and decompresses on HOST when it has the tool.
+
+  -D, --dest DATASET      the remote target (its missing parents are created)
+  -H, --host HOST         a name, an address, or a Host of ~/.ssh/config
+  -U, --user USER         log in as USER (default: the config's, else yours)
+      --port N            ssh port (default: the config's, else 22)
+  -i, --identity FILE     a private key to try (after the agent; repeatable)
+      --accept-new-host-key  record the key of a host not yet in known_hosts;
+                          a changed key is always refused
+      --ssh-config FILE   instead of ~/.ssh/config
+      --to DS             restore: the local dataset to receive into
+      --snapshot S        restore: the remote snapshot to arrive at (default newest)
+
+Operations: backup (default), list, status (OK or CRITICAL for monitoring),
+restore --to DS (the remote chain pulled back into a local dataset).
+Example: zfsbackup --dataset tank/data ssh --dest backup/tank --host nas --user zb
+`,
+    create: (ds, args, o) => {
+      const dest = need(args, 'dest', 'ssh');
+      need(args, 'host', 'ssh');
+      return new ZFSBackupSSH(ds, dest, { ...sshOptions(args)!, note: undefined }, o);
+    },
+  },
   counter: countMethod,
   count: countMethod,
 };

@@ -4,6 +4,7 @@ import { parseArgs, type Opts } from './command.js';
 import { methods } from './methods.js';
 import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
+import { ZFSBackupSSH } from '../api/ssh.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
 import { formatAge, parseDuration, parseSize } from './size.js';
@@ -14,7 +15,7 @@ import { shellLine } from '../os/shell.js';
 export const COMMON = {
   string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age', 'limit-rate'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run', 'json'],
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run', 'json', 'hold'],
   alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force', n: 'dry-run' },
 };
 
@@ -81,6 +82,13 @@ export async function main(argv: string[]): Promise<number | void> {
       return r.ok ? 0 : 1;
     }
     case 'restore':
+      if (obj instanceof ZFSBackupSSH) {
+        if (!args.to) throw new UsageError('restore needs --to POOL/DATASET');
+        const r = await obj.restore({ to: args.to, snapshot: args.snapshot ?? snap });
+        if (common.verbose) process.stderr.write(`zfsbackup: ${r.restored.length} snapshot(s) received into ${r.target}\n`);
+        return;
+      }
+    // falls through
     case 'verify': {
       if (!(obj instanceof ChunkBackup) || !method.restoreOptions) throw new UsageError(`the ${name} method has no operation '${op}'`);
       if (op === 'restore') { await obj.restore(method.restoreOptions(args, common, snap)); return; }
@@ -112,7 +120,7 @@ async function dryRun(obj: Backup, snap: string | undefined, o: { forceFull?: bo
 }
 
 function options(common: Opts, method: string): BackupOptions {
-  const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet,
+  const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet, hold: common.hold,
     limitRate: common['limit-rate'] === undefined ? undefined : parseSize(common['limit-rate'], 'rate'),
     progress: !common.quiet && (common.progress || !!process.stderr.isTTY) };
   if (common.compressed || common.pigz || common.compress) {

@@ -279,3 +279,23 @@ export function splitName(n: string): { dataset: string; snap?: string; bookmark
   const i = n.search(/[@#]/);
   return i < 0 ? { dataset: n } : { dataset: n.slice(0, i), snap: n.slice(i + 1), bookmark: n[i] === '#' };
 }
+
+/** Put a hold `tag` on snap (and, recursive, on the same snapshot of its descendants). */
+export async function hold(host: ZfsHost, tag: string, snap: string, recursive?: boolean): Promise<void> {
+  const r = await host.run(['hold', ...(recursive ? ['-r'] : []), tag, snap]);
+  if (r.code !== 0 && !/tag already exists/.test(r.stderr)) throw zfsError(['hold', tag, snap], r.stderr, r.code);
+}
+
+/** The snapshots of ds that carry any hold (userrefs > 0: zfs-fuse cannot list tags, zfs holds
+ *  needs its pyzfs there). */
+export async function heldSnapshots(host: ZfsHost, ds: string): Promise<string[]> {
+  const out = await output(host, ['get', '-Hp', '-o', 'name,value', 'userrefs', '-d', '1', ds])
+    .catch(() => output(host, ['get', '-Hp', '-r', '-o', 'name,value', 'userrefs', ds]));
+  return out.split('\n').map(l => l.split('\t')).filter(f => f.length === 2 && f[0].startsWith(`${ds}@`) && Number(f[1]) > 0).map(f => f[0]);
+}
+
+/** Release the hold `tag` from snap (recursive: and from its descendants'). */
+export async function release(host: ZfsHost, tag: string, snap: string, recursive?: boolean): Promise<void> {
+  const r = await host.run(['release', ...(recursive ? ['-r'] : []), tag, snap]);
+  if (r.code !== 0 && !/no such tag/.test(r.stderr)) throw zfsError(['release', tag, snap], r.stderr, r.code);
+}

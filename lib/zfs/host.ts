@@ -4,14 +4,27 @@
 // says is commands.ts's business, never the host's.
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { start, which, type Child } from '../os/proc.js';
 import { probeCaps, ZfsError, type Caps } from './commands.js';
 
 /** What a zfs run left: its stdout and stderr as text, its exit code (errno: it did not run). */
 export interface Captured { stdout: string; stderr: string; code: number; errno?: string }
 
-/** Where a started zfs reads or writes: an fd (a pipe's end, or one of ours), or nothing. */
-export type ZfsIo = number | 'ignore';
+/** Where a started zfs reads or writes: an fd (a pipe's end, or one of ours), nothing, or
+ *  (a remote host, which has no fd of ours) 'pipe': a stream on the Running it returns. */
+export type ZfsIo = number | 'ignore' | 'pipe';
+
+/** A started zfs: its exit (rejects with the command and its stderr tail), and how to stop it. */
+export interface Running {
+  done: Promise<void>;
+  tail: () => string;
+  /** stop it now (SIGTERM, then SIGKILL; remote: the channel is closed) */
+  stop(): void;
+  /** with 'pipe': what it reads (zfs receive's stdin), what it writes (zfs send's stdout) */
+  stdin?: Writable;
+  stdout?: Readable;
+}
 
 export interface ZfsHost {
   /** the host, for messages */
@@ -25,8 +38,13 @@ export interface ZfsHost {
   run(args: string[]): Promise<Captured>;
   /** Start zfs with argv: stdin an fd it reads (zfs receive: the read end of a pipe we
    *  write to), stdout an fd it writes (zfs send: a pipe we read); its stderr is kept for
-   *  the error, its exit awaited through `done`. */
-  start(args: string[], stdio: [stdin: ZfsIo, stdout: ZfsIo]): Child;
+   *  the error, its exit awaited through `done`. A remote host takes 'pipe' only, and
+   *  `through` (a filter the remote runs zfs's input through first, e.g. zstd -dc). */
+  start(args: string[], stdio: [stdin: ZfsIo, stdout: ZfsIo], through?: string[]): Running | Promise<Running>;
+  /** reached over a network: start() takes 'pipe', not fds (the data loop must not block) */
+  readonly remote?: boolean;
+  /** let go of what the host holds (a connection); it may be used again after */
+  close?(): void;
 }
 
 /** Where systems install zfs; cron's PATH (/usr/bin:/bin on Debian) has none of them. */
@@ -60,8 +78,12 @@ export class LocalZfs implements ZfsHost {
   }
 
   /** Through perl where it can (proc.ts): 1 MiB pipes, and the zfs dies with us. */
-  start(args: string[], [stdin, stdout]: [ZfsIo, ZfsIo]): Child {
-    return start([this.program, ...args], [stdin, stdout, 'pipe'], { grow: true });
+  start(args: string[], [stdin, stdout]: [ZfsIo, ZfsIo]): Child & Running {
+    const c = start([this.program, ...args], [stdin, stdout, 'pipe'], { grow: true });
+    return { ...c, stdin: c.proc.stdin ?? undefined, stdout: c.proc.stdout ?? undefined, stop: () => {
+      c.proc.kill('SIGTERM');
+      setTimeout(() => { if (c.proc.exitCode === null && !c.proc.signalCode) c.proc.kill('SIGKILL'); }, 2000).unref();
+    } };
   }
 
   private notFound(): ZfsError {

@@ -4,7 +4,7 @@ import { ZbWriter, newMeta, type Meta } from '../stream/zb.js';
 import { isEndRecord, isZfsStream, RECORD } from '../stream/zfs.js';
 import { closeSync } from 'node:fs';
 import { BUF, readFull } from '../os/io.js';
-import { pipes, type Child } from '../os/proc.js';
+import { pipes } from '../os/proc.js';
 import * as z from './commands.js';
 import type { ZfsHost } from './host.js';
 
@@ -63,8 +63,9 @@ export async function plan(host: ZfsHost, o: SendOptions): Promise<{ send: z.Sen
 export async function send(host: ZfsHost, o: SendOptions): Promise<void> {
   const { send: so, meta } = await plan(host, o);
   const args = await z.sendArgs(host, so);
+  if (host.remote) return sendRemote(host, args, so, meta, !!o.plain);
   if (o.plain) {
-    const c = host.start(args, ['ignore', 1]);   // our stdout is its (locally: 1 MiB)
+    const c = await host.start(args, ['ignore', 1]);   // our stdout is its (locally: 1 MiB)
     await c.done.catch(() => { throw sendFailed(args, c.tail()); });
     return;
   }
@@ -72,7 +73,7 @@ export async function send(host: ZfsHost, o: SendOptions): Promise<void> {
   const w = new ZbWriter(1, meta, false, true), buf = Buffer.allocUnsafe(BUF);
   for (let attempt = 1; ; attempt++) {
     const [[r, pw]] = pipes(1, false);
-    const c = host.start(args, ['ignore', pw]);   // locally its pipe and our stdout: 1 MiB
+    const c = await host.start(args, ['ignore', pw]);   // locally its pipe and our stdout: 1 MiB
     closeSync(pw);
     const check = new StreamCheck();
     try {
@@ -82,7 +83,7 @@ export async function send(host: ZfsHost, o: SendOptions): Promise<void> {
       // zfs (zfs-fuse: its daemon) writes into r: closed, its write fails instead of waiting
       // for a read that never comes, while we would wait for it to exit
       closeSync(r);
-      stop(c);
+      c.stop();
       throw e;
     }
     closeSync(r);
@@ -99,10 +100,17 @@ export async function send(host: ZfsHost, o: SendOptions): Promise<void> {
   await w.end();
 }
 
-/** SIGTERM, and SIGKILL if it is still there after 2 s (the timer does not keep us alive). */
-function stop(c: Child): void {
-  c.proc.kill('SIGTERM');
-  setTimeout(() => { if (c.proc.exitCode === null && !c.proc.signalCode) c.proc.kill('SIGKILL'); }, 2000).unref();
+/** zfs send on a remote host: its output arrives on the channel, read by the event loop. */
+async function sendRemote(host: ZfsHost, args: string[], so: z.SendOpts, meta: Meta, plain: boolean): Promise<void> {
+  const c = await host.start(args, ['ignore', 'pipe']);
+  const w = new ZbWriter(1, meta, plain, false), check = new StreamCheck();
+  try {
+    await w.start();
+    for await (const b of c.stdout!) { check.see(b); await w.write(b); }
+  } catch (e) { c.stop(); throw e; }
+  await c.done.catch((e) => { throw /exit code/.test(e.message) ? sendFailed(args, c.tail()) : e; });
+  check.verify(so.snapshot || 'the resumed stream');
+  await w.end();
 }
 
 /** zfs exiting 0 is not enough: the stream must begin with a BEGIN record and end with an END one. */

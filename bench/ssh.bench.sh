@@ -1,0 +1,45 @@
+#!/bin/sh
+# zb-send | zb-recv-ssh against zfs send | ssh HOST zfs receive (OpenSSH, aes128-gcm, as ssh2
+# is asked for first) on loopback, both into a zfs-fuse pool through an sshd started here;
+# and ssh HOST 'cat > /dev/null', the transport alone (what zfs-fuse's receive leaves of it).
+# BENCH_SSH_MIB (default 1024) of half-compressible data; best of 3, taking turns; ratios.
+set -eu
+MIB=${BENCH_SSH_MIB:-1024}
+command -v /usr/sbin/sshd >/dev/null || { echo "ssh: skipped (no sshd)"; exit 0; }
+. "$(dirname "$0")/pool.sh"
+bench_pool ssh $((MIB * 3 + 256))
+mkdir -p /run/sshd "$T/home/.ssh"; chmod 755 "$T"
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"; ssh-keygen -q -t ed25519 -N '' -f "$T/home/.ssh/id_ed25519"
+cp "$T/home/.ssh/id_ed25519.pub" "$T/authorized_keys"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'ListenAddress 127.0.0.1\nHostKey %s/host_key\nAuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.pid\nStrictModes no\nPasswordAuthentication no\nUsePAM no\nPermitRootLogin yes\nLogLevel ERROR\n' "$T" "$T" "$T" > "$T/sshd_config"
+/usr/sbin/sshd -f "$T/sshd_config" -p "$PORT"
+# zfs-fuse says "pool is busy" for a while after use: retried
+trap 'kill $(cat "$T/sshd.pid") 2>/dev/null; cd /; for i in 1 2 3 4 5 6 7 8 9 10; do zpool destroy $P 2>/dev/null && break; sleep 0.5; done; rm -rf "$T"' EXIT INT TERM
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_key.pub")" > "$T/home/.ssh/known_hosts"
+export HOME="$T/home" SSH_AUTH_SOCK=
+SSH="ssh -p $PORT -i $T/home/.ssh/id_ed25519 -o UserKnownHostsFile=$T/home/.ssh/known_hosts -o BatchMode=yes -c aes128-gcm@openssh.com root@127.0.0.1"
+zfs create $P/src
+node "$(dirname "$0")/gen.mjs" "$MIB" > "$T/mnt/src/data"
+zfs snapshot $P/src@s
+BYTES=$(zfs send $P/src@s | wc -c)
+
+t() { /usr/bin/time -f '%e %U %S' -o "$T/t" sh -c "$1"; read -r e u s < "$T/t"; echo "$e $(echo "$u + $s" | bc)"; }
+drop() { for i in 1 2 3 4 5 6 7 8 9 10; do zfs list $P/dst >/dev/null 2>&1 || return 0; zfs destroy -r $P/dst 2>/dev/null || sleep 0.5; done; }
+row() { printf '  %-34s %7.1f MB/s  local cpu %5.2f s\n' "$1" "$(echo "$BYTES / 1000000 / $2" | bc -l)" "$3"; }
+A=""; B=""; C=""
+for i in 1 2 3; do
+  a=$(t "zfs send $P/src@s | $SSH /usr/sbin/zfs receive $P/dst"); drop
+  b=$(t "zb-send $P/src@s | zb-recv-ssh --host 127.0.0.1 --port $PORT --user root $P/dst"); drop
+  c=$(t "zfs send $P/src@s | $SSH 'cat > /dev/null'")
+  for v in a b c; do
+    eval "new=\$$v; old=\$$(echo $v | tr abc ABC)"
+    if [ -z "$old" ] || [ "$(echo "${new%% *} < ${old%% *}" | bc)" = 1 ]; then eval "$(echo $v | tr abc ABC)=\"\$new\""; fi
+  done
+done
+echo "ssh: $MIB MiB over loopback into zfs-fuse, best of 3 interleaved runs"
+row 'zfs send | ssh zfs receive' $A
+row 'zb-send | zb-recv-ssh' $B
+row 'zfs send | ssh cat > /dev/null' $C
+printf '  => zb-send|zb-recv-ssh / zfs send|ssh zfs receive throughput: %.2f (target >= 0.9)\n' "$(echo "${A%% *} / ${B%% *}" | bc -l)"
+printf '  => zfs receive over ssh / the transport alone: %.2f (zfs-fuse is the bound when low)\n' "$(echo "${C%% *} / ${A%% *}" | bc -l)"

@@ -1,0 +1,1 @@
+if (require("node:sea").isSea()) { const m = require("node:module"), p = require("node:path"), r = m.createRequire(process.execPath), own = require; require = (id) => /\.node$/.test(id) ? r(p.join(p.dirname(process.execPath), p.basename(id))) : own(id); }

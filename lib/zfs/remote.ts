@@ -1,0 +1,104 @@
+// zfs on another host, over ssh (ssh2, one connection per host object, a channel per
+// command): the second ZfsHost. Its zfs is looked for where the local lookup looks (the
+// remote PATH, then /usr/sbin, /sbin, /usr/local/sbin), its capabilities probed on their own.
+// Every command line is built by ssh.ts's quoting; the remote exit status is the command's.
+import type ssh2 from 'ssh2';
+import { ZbError } from '../errors.js';
+import { connect, type Resolved, type SshOptions } from '../ssh/connect.js';
+import { probeCaps, ZfsError, type Caps } from './commands.js';
+import type { Captured, Running, ZfsHost, ZfsIo } from './host.js';
+import { commandLine, quote } from './ssh.js';
+
+const TAIL = 4096;
+const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+const LOOKUP = `for p in "$(command -v zfs 2>/dev/null)" ${SBIN.map(d => `${d}/zfs`).join(' ')}; do if [ -n "$p" ] && [ -x "$p" ]; then echo "$p"; exit 0; fi; done; exit 127`;
+
+export class SshZfs implements ZfsHost {
+  readonly remote = true;
+  private conn?: Promise<{ client: ssh2.Client; r: Resolved }>;
+  private found?: Promise<string>;
+  private path?: string;
+  private probed?: Promise<Caps>;
+  private lost?: Error;
+  constructor(readonly ssh: SshOptions) {}
+
+  get name(): string { return this.ssh.host; }
+  get program(): string { return this.path ?? 'zfs'; }
+
+  private client(): Promise<ssh2.Client> {
+    this.conn ??= connect(this.ssh).then((c) => {
+      c.client.on('error', (e: any) => { this.lost = new ZbError(`connection to '${this.name}' lost: ${/keepalive/i.test(e.message) ? `no answer for ${c.r.aliveInterval * c.r.aliveCount} s` : e.message}`); });
+      c.client.on('close', () => { this.lost ??= new ZbError(`connection to '${this.name}' lost`); this.conn = undefined; });
+      return c;
+    });
+    return this.conn.then(c => c.client);
+  }
+
+  close(): void { void this.conn?.then(c => c.client.end(), () => {}); this.conn = undefined; }
+
+  /** Run a command line there: a channel whose stderr tail and exit status `done` reports. */
+  async exec(cmd: string, label: string): Promise<Running & { stdin: ssh2.ClientChannel; stdout: ssh2.ClientChannel }> {
+    const client = await this.client();
+    this.lost = undefined;
+    const ch = await new Promise<ssh2.ClientChannel>((res, rej) => client.exec(cmd, (e, ch) => e ? rej(new ZbError(`cannot run a command on '${this.name}': ${e.message}`)) : res(ch)));
+    let tail = '', code: number | null = null, signal: string | undefined;
+    ch.stderr.on('data', (d: Buffer) => { tail = (tail + d.toString('utf8')).slice(-TAIL); });
+    ch.on('exit', (c: number | null, s?: string) => { code = c; signal = s; });
+    const done = new Promise<void>((resolve, reject) => {
+      const gone = () => reject(this.lost ?? new ZbError(`connection to '${this.name}' lost`));
+      client.once('close', gone);
+      ch.on('close', () => {
+        client.off('close', gone);
+        if (code === 0) return resolve();
+        const t = tail.trim().split('\n').slice(-3).join('; ');
+        if (code === null && !signal) return gone();
+        reject(new ZbError(`'${label}' on '${this.name}' ${signal ? `was killed by SIG${signal}` : `failed with exit code ${code}`}${t ? ': ' + t : ''}`, code ?? 1));
+      });
+    });
+    done.catch(() => {});
+    const stop = () => { try { ch.signal('KILL'); } catch { /* gone */ } ch.destroy(); };
+    return { done, tail: () => tail, stop, stdin: ch, stdout: ch };
+  }
+
+  /** The remote zfs program (looked up once). */
+  zfs(): Promise<string> {
+    return this.found ??= this.capture(LOOKUP, 'zfs lookup').then((r) => {
+      const p = r.stdout.trim();
+      if (r.code !== 0 || !p) throw new ZfsError(`'zfs' not found on '${this.name}' (on its PATH or in ${SBIN.join(', ')}): install ZFS there`);
+      return this.path = p;
+    });
+  }
+
+  /** Whether a program is on the remote PATH (a decompressor). */
+  async has(program: string): Promise<boolean> {
+    return (await this.capture(`command -v ${quote(program)} >/dev/null 2>&1`, program)).code === 0;
+  }
+
+  caps(): Promise<Caps> { return this.probed ??= probeCaps(this); }
+
+  async run(args: string[]): Promise<Captured> {
+    const zfs = await this.zfs();
+    return this.capture(commandLine([zfs, ...args]), `zfs ${args.join(' ')}`);
+  }
+
+  private async capture(cmd: string, label: string): Promise<Captured> {
+    const c = await this.exec(cmd, label);
+    const out: Buffer[] = [];
+    c.stdout.on('data', (d: Buffer) => out.push(d));
+    c.stdin.end();
+    let code = 0;
+    await c.done.catch((e: ZbError) => { if (/exit code|killed/.test(e.message)) code = e.status ?? 1; else throw e; });
+    return { stdout: Buffer.concat(out).toString('utf8'), stderr: c.tail(), code };
+  }
+
+  /** zfs there, reading c.stdin ('pipe', through `through` when given) or writing c.stdout ('pipe'). */
+  async start(args: string[], [stdin, stdout]: [ZfsIo, ZfsIo], through?: string[]): Promise<Running> {
+    if ((stdin !== 'pipe' && stdin !== 'ignore') || (stdout !== 'pipe' && stdout !== 'ignore')) throw new ZbError('internal error: a remote zfs takes streams, not fds');
+    const zfs = await this.zfs();
+    const line = commandLine([zfs, ...args]);
+    const c = await this.exec(through ? `${commandLine(through)} | ${line}` : line, `${through ? through.join(' ') + ' | ' : ''}zfs ${args.join(' ')}`);
+    if (stdin === 'ignore') c.stdin.end();
+    if (stdout === 'ignore') c.stdout.resume();   // or 'close' never comes
+    return c;
+  }
+}
