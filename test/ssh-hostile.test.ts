@@ -144,7 +144,7 @@ t.test('a remote target that would need -F is refused, its files intact', async 
 t.test('dataset names made of shell syntax run nothing on the remote; the quoting survives a real remote shell', async (t) => {
   const s = await sshd(t); s.known();
   const d = tmp(t), flag = join(d, 'PWNED');
-  const { commandLine } = await import(join(ROOT, 'dist/lib/zfs/ssh.js'));
+  const { shellLine: commandLine } = await import(join(ROOT, 'dist/lib/os/shell.js'));
   const words = ['a b', "it's", 'say "hi"', `$(touch ${flag})`, `\`touch ${flag}\``, `x; touch ${flag}`, `x\ntouch ${flag}`, '-rf', '*', '$HOME', '\\', '!', ''];
   const out = execFileSync('ssh', ['-p', String(s.port), '-i', join(s.home, '.ssh/id_ed25519'), '-o', `UserKnownHostsFile=${s.home}/.ssh/known_hosts`,
     '-o', 'BatchMode=yes', 'root@127.0.0.1', `printf '%s\\0' ${commandLine(words)}`], { stdio: ['ignore', 'pipe', 'ignore'] });

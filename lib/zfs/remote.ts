@@ -7,7 +7,7 @@ import { ZbError } from '../errors.js';
 import { connect, type Resolved, type SshOptions } from '../ssh/connect.js';
 import { probeCaps, ZfsError, type Caps } from './commands.js';
 import type { Captured, Running, ZfsHost, ZfsIo } from './host.js';
-import { commandLine, quote } from './ssh.js';
+import { shellLine as commandLine, shellQuote as quote } from '../os/shell.js';
 
 const TAIL = 4096;
 const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
