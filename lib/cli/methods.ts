@@ -4,6 +4,8 @@ import type { Spec, Opts } from './command.js';
 import { UsageError } from '../errors.js';
 import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
+import { ZFSBackupS3 } from '../api/s3.js';
+import { S3_STRINGS, s3Options } from '../store/s3/options.js';
 import type { RestoreOptions } from '../api/chunks.js';
 import { parseSeconds, parseSize } from './size.js';
 
@@ -39,6 +41,20 @@ const directoryMethod: Method = {
   },
 };
 
+const s3Method: Method = {
+  spec: { string: [...S3_STRINGS, 'chunk-size', 'lock-wait', 'to', 'snapshot', 'legacy-md'], boolean: ['glacier'], multi: ['identity'],
+    alias: { b: 'bucket', P: 'prefix', i: 'identity' } },
+  operations: ['backup', 'list', 'restore', 'verify'],
+  usage: 's3 --bucket B [--prefix P] [--server URL] [--region R] [--no-glacier] [backup|list|restore --to DS [--snapshot S]|verify]',
+  create: (ds, args, o) => {
+    if (!args.bucket) throw new UsageError('the s3 method needs --bucket');
+    return new ZFSBackupS3(ds, { ...s3Options(args, process.argv), prefix: args.prefix,
+      chunkSize: args['chunk-size'] === undefined ? undefined : parseSize(args['chunk-size'], 'chunk size'),
+      lockWait: args['lock-wait'] === undefined ? undefined : parseSeconds(args['lock-wait'], '--lock-wait') }, o);
+  },
+  restoreOptions: (args, common, snap) => directoryMethod.restoreOptions!(args, common, snap),
+};
+
 export const methods: Record<string, Method> = {
   zfs: {
     spec: { string: ['dest'], alias: { D: 'dest' } },
@@ -47,4 +63,5 @@ export const methods: Record<string, Method> = {
     create: (ds, args, o) => new ZFSBackup(ds, need(args, 'dest', 'zfs'), o),
   },
   directory: directoryMethod,
+  s3: s3Method,
 };
