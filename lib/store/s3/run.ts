@@ -17,6 +17,7 @@ import type { ChunkSink, StoreRun } from '../store.js';
 export const HEARTBEAT_MS = 30_000;
 /** A heartbeat older than this cannot be a live run's. */
 export const STALE_MS = 10 * 60_000;
+const ABORT_MS = 8000;
 
 export interface Marker { host: string; pid: number; nonce: string; started: string; updated: string; published: boolean; chunks: string[] }
 export interface Place { c: S3Client; bucket: string; base: string; partSize: number; concurrency: number; storageClass?: string }
@@ -96,13 +97,20 @@ export class S3Run implements StoreRun {
     return final;
   }
 
-  /** Abort the uploads in flight, delete every chunk of the run, then its marker. */
+  /** Abort the uploads in flight, delete every chunk of the run, then its marker. Never
+   *  throws and takes at most ABORT_MS: what a dead server keeps, the marker names, and the
+   *  next run removes it. */
   async abort(): Promise<void> {
     this.stop();
-    await Promise.allSettled([...this.uploads].map(u => u.abort()));
-    this.uploads.clear();
-    await this.saving.catch(() => {});
-    await removeRun(this.p.c, this.p.bucket, this.p.base, this.m, this.markerKey, true);
+    const work = (async () => {
+      await Promise.allSettled([...this.uploads].map(u => u.abort()));
+      this.uploads.clear();
+      await this.saving.catch(() => {});
+      await removeRun(this.p.c, this.p.bucket, this.p.base, this.m, this.markerKey, true);
+    })().catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work, new Promise<void>(r => { timer = setTimeout(r, ABORT_MS); })]);
+    clearTimeout(timer);
   }
 
   async done(): Promise<void> {

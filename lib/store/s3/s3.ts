@@ -25,6 +25,7 @@ export class S3Store implements ChunkStore {
   readonly base: string;
   private etag: string | null | undefined;   // of the map last read (null: there was none)
   private part: number;
+  private warned = 0;
   constructor(readonly o: S3Options & { chunkSize: number }) {
     if (!o.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw new UsageError(`invalid bucket name '${o.bucket}'`);
     if (!o.prefix || o.prefix.split('/').some(c => c === '..' || c === '' || c === '.')) throw new UsageError(`invalid prefix '${o.prefix}'`);
@@ -69,7 +70,7 @@ export class S3Store implements ChunkStore {
       });
     }
     const warn = await lifecycle(this.c, this.bucket, this.prefix, this.o.glacierDays ?? 1);
-    if (warn) process.stderr.write(`${prog}: warning: ${warn}\n`);
+    if (warn && (this.o.glacierDays ?? 1) > 0 && !this.warned++) process.stderr.write(`${prog}: warning: ${warn}\n`);
     const live = new Set((await this.markers()).filter(r => r.state !== 'failed').flatMap(r => r.m?.chunks ?? []).map(n => `${this.base}chunks/${n}`));
     await abortUploads(this.c, this.bucket, this.base, (k, at) => !live.has(k) && (!at || Date.now() - at.getTime() > STALE_MS));
   }
