@@ -12,6 +12,7 @@ done
 # S3 interop and bench: Debian's aws (by path: a pyenv or pip aws may shadow it) and rclone
 [ -x /usr/bin/aws ] || need="$need awscli"
 [ -x /usr/bin/rclone ] || need="$need rclone"
+[ -x /usr/bin/curl ] || need="$need curl"   # test/ceph-rgw.sh
 if [ -n "$need" ]; then
   if [ -f /etc/debian_version ]; then
     echo "setup: installing$need"

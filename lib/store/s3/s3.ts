@@ -47,14 +47,21 @@ export class S3Store implements ChunkStore {
     }
   }
 
+  /** Ceph radosgw (Pacific) compares If-Match with the ETag unquoted and refuses the quoted
+   *  form that AWS takes: when the map's ETag is still the one read, the unquoted form is tried. */
   async writeMap(text: string): Promise<void> {
+    const put = (cond: object) => this.c.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.base}map.json`, Body: text, ContentType: 'application/json', ...cond }));
     const cond = this.etag ? { IfMatch: this.etag } : this.etag === null ? { IfNoneMatch: '*' } : {};
-    try {
-      const r = await this.c.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.base}map.json`, Body: text, ContentType: 'application/json', ...cond }));
-      this.etag = r.ETag;
-    } catch (e) {
-      if (status(e) === 412 || status(e) === 409) throw new ZbError(`the map '${this.mapName}' changed since it was read (another writer): nothing committed`);
-      throw s3Error(e, `cannot write the map '${this.mapName}'`);
+    const refused = (e: unknown) => status(e) === 412 || status(e) === 409;
+    const changed = () => new ZbError(`the map '${this.mapName}' changed since it was read (another writer): nothing committed`);
+    try { this.etag = (await put(cond)).ETag; return; } catch (e) {
+      if (!refused(e)) throw s3Error(e, `cannot write the map '${this.mapName}'`);
+      if (!this.etag || !this.etag.startsWith('"')) throw changed();
+    }
+    const now = await this.c.send(new HeadObjectCommand({ Bucket: this.bucket, Key: `${this.base}map.json` })).catch(() => undefined);
+    if (now?.ETag !== this.etag) throw changed();
+    try { this.etag = (await put({ IfMatch: this.etag.replace(/"/g, '') })).ETag; } catch (e) {
+      throw refused(e) ? changed() : s3Error(e, `cannot write the map '${this.mapName}'`);
     }
   }
 
