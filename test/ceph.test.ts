@@ -6,9 +6,10 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketLifecycleConfigurationCommand,
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketLifecycleConfigurationCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
   PutBucketLifecycleConfigurationCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import { sh, ok, pool, fill, tmp, treeSums, ROOT } from './lib/util.js';
+import { sh, ok, pool, fill, tmp, treeSums, ROOT, ENV } from './lib/util.js';
+import { spawn } from 'node:child_process';
 
 const C = tmp(t, 'zbt-ceph-'), port = 40000 + Math.floor(Math.random() * 10000);
 const url = execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), 'start', C, String(port), String(port + 1)], { encoding: 'utf8', timeout: 300_000 }).trim();
@@ -64,4 +65,23 @@ t.test('backup and restore round trip on zfs-fuse through RGW; two writers at on
   const [a, b] = await Promise.all([sh(put('rtp', 'two', join(d, 'a')), { env }), sh(put('rtp', 'two', join(d, 'b')), { env })]);
   t.same([a.code, b.code], [0, 0], a.stderr + b.stderr);
   t.match((await ok(`zb-chunk-s3 --verify --bucket rtp --prefix two --server ${url}`, { env })).out, /verified 2 snapshot\(s\)/);
+});
+
+t.test('zb-chunk-s3 killed by SIGKILL mid-upload (no abort runs): the next run aborts its multipart upload and deletes its chunks', async (t) => {
+  const d = tmp(t), f = join(d, 'in');
+  fill(f, 12 << 20);
+  await c.send(new CreateBucketCommand({ Bucket: 'kil' }));
+  const child = spawn('bash', ['-c', `(head -c 9M ${f}; sleep 30) | exec ${put('kil', 'p', '/dev/stdin')}`], { env: { ...ENV, ...env, NODE_OPTIONS: '' }, stdio: 'ignore' });
+  const uploads = async () => (await c.send(new ListMultipartUploadsCommand({ Bucket: 'kil', Prefix: 'p/chunks/' }))).Uploads ?? [];
+  for (let i = 0; i < 100 && !(await uploads()).length; i++) await new Promise(r => setTimeout(r, 100));
+  t.equal((await uploads()).length, 1, 'an upload in flight');
+  await new Promise(r => setTimeout(r, 1500));
+  await sh(`pkill -KILL -P ${child.pid}`);
+  await new Promise(r => child.on('exit', r));
+  t.equal((await uploads()).length, 1, 'left behind by the killed run');
+  await ok(put('kil', 'p', f), { env });
+  t.same(await uploads(), [], 'no incomplete multipart upload');
+  const keys = ((await c.send(new ListObjectsV2Command({ Bucket: 'kil', Prefix: 'p/' }))).Contents ?? []).map(o => o.Key!.slice(2));
+  t.same(keys.filter(k => !k.startsWith('chunks/') && k !== 'map.json'), [], 'no run marker');
+  t.match((await ok(`zb-chunk-s3 --verify --bucket kil --prefix p --server ${url}`, { env })).stderr, /^$/, 'verify: no stray chunk noted');
 });

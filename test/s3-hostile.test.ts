@@ -125,3 +125,13 @@ t.test('part sizes S3 refuses are usage errors before anything is sent', async (
     t.match(r.stderr, re);
   }
 });
+
+t.test('credentials from a shared credentials file and --profile', async (t) => {
+  const d = tmp(t), cred = join(d, 'credentials');
+  writeFileSync(cred, '[zbt]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n[other]\naws_access_key_id = nobody\naws_secret_access_key = x\n');
+  const e = { AWS_SHARED_CREDENTIALS_FILE: cred, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+  const r = await sh(`head -c 1000 /dev/urandom | zb-chunk-s3 ${opts('prof')} --profile zbt --dataset a/b --snapshot s -v`, { env: e });
+  t.equal(r.code, 0, r.stderr);
+  const bad = await sh(`zb-chunk-s3 --verify ${opts('prof')} --profile other`, { env: e });
+  t.match(bad.stderr, /InvalidAccessKeyId/, 'the profile named is the one used');
+});

@@ -1,6 +1,6 @@
 // The one owner of the AWS SDK's syntax: a client with bounded timeouts and retries, errors
 // as one line, the part-size rules of a multipart chunk. See zb-chunk-s3(1).
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UsageError, ZbError } from '../../errors.js';
 
 export interface S3Options {
@@ -73,4 +73,19 @@ export function s3Error(e: any, what: string): ZbError {
   else if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError'].includes(code))
     why = `${code}: the credentials are not accepted (--key/--secret, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the shared credentials file)`;
   return new ZbError(`${what}: ${why}${st ? ` (HTTP ${st})` : ''}`);
+}
+
+/** A small object's text and ETag (undefined: there is none). The SDK retries a request, not
+ *  a body that breaks off (an object replaced or deleted as it is read): this does, 3 times. */
+export async function getText(c: S3Client, bucket: string, key: string): Promise<{ text: string; etag?: string } | undefined> {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { text: await r.Body!.transformToString('utf8'), etag: r.ETag };
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      if (i >= 3 || status(e) >= 400 && status(e) < 500) throw e;
+      await new Promise(r => setTimeout(r, 100 * 2 ** i));
+    }
+  }
 }

@@ -6,21 +6,20 @@
 // host, is taken over. The map's own PutObject is conditional too (s3.ts).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ZbError } from '../../errors.js';
 import { alive } from '../../os/proc.js';
-import { notFound, s3Error, status } from './client.js';
+import { getText, s3Error, status } from './client.js';
 
 interface Held { host: string; pid: number; nonce: string; expires: string }
 const TTL_MS = 120_000, RENEW_MS = 30_000, SETTLE_MS = 300;
 const pause = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 async function readLock(c: S3Client, bucket: string, key: string): Promise<Held | null | undefined> {
-  try {
-    const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const l = JSON.parse(await r.Body!.transformToString());
-    return typeof l?.nonce === 'string' ? l : null;
-  } catch (e) { if (notFound(e)) return undefined; if (e instanceof SyntaxError) return null; throw s3Error(e, `cannot read the lock 's3://${bucket}/${key}'`); }
+  let got;
+  try { got = await getText(c, bucket, key); } catch (e) { throw s3Error(e, `cannot read the lock 's3://${bucket}/${key}'`); }
+  if (!got) return undefined;
+  try { const l = JSON.parse(got.text); return typeof l?.nonce === 'string' ? l : null; } catch { return null; }
 }
 
 export async function lock(c: S3Client, bucket: string, key: string, waitSec: number): Promise<() => Promise<void>> {

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { UsageError, ZbError } from '../../errors.js';
 import { prog } from '../../cli/command.js';
 import { alive } from '../../os/proc.js';
-import { client, notFound, partSize, s3Error, status, type S3Options } from './client.js';
+import { client, getText, notFound, partSize, s3Error, status, type S3Options } from './client.js';
 import { lock } from './lock.js';
 import { removeRun, S3Run, STALE_MS, type Marker } from './run.js';
 import { abortUploads } from './uploads.js';
@@ -37,14 +37,10 @@ export class S3Store implements ChunkStore {
   }
 
   async readMap(): Promise<string | undefined> {
-    try {
-      const r = await this.c.send(new GetObjectCommand({ Bucket: this.bucket, Key: `${this.base}map.json` }));
-      this.etag = r.ETag ?? null;
-      return await r.Body!.transformToString('utf8');
-    } catch (e) {
-      if (notFound(e)) { this.etag = null; return undefined; }
-      throw s3Error(e, `cannot read '${this.mapName}'`);
-    }
+    let got;
+    try { got = await getText(this.c, this.bucket, `${this.base}map.json`); } catch (e) { throw s3Error(e, `cannot read '${this.mapName}'`); }
+    this.etag = got ? got.etag ?? null : null;
+    return got?.text;
   }
 
   /** Ceph radosgw (Pacific) compares If-Match with the ETag unquoted and refuses the quoted
@@ -133,12 +129,14 @@ export class S3Store implements ChunkStore {
     const out = [];
     for (const n of await this.keys(`${this.base}runs/`)) {
       const key = `${this.base}runs/${n}`;
+      let got;
+      try { got = await getText(this.c, this.bucket, key); } catch (e) { throw s3Error(e, `cannot read '${this.where}/runs/${n}'`); }
+      if (!got) continue;   // its run just removed it
       let m: Marker | null = null;
       try {
-        const r = await this.c.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        const j = JSON.parse(await r.Body!.transformToString('utf8'));
+        const j = JSON.parse(got.text);
         if (Array.isArray(j?.chunks) && typeof j.pid === 'number' && typeof j.updated === 'string') m = j;
-      } catch (e) { if (notFound(e)) continue; if (!(e instanceof SyntaxError)) throw s3Error(e, `cannot read '${this.where}/runs/${n}'`); }
+      } catch { /* a marker that does not read: null */ }
       const old = !m || Date.now() - Date.parse(m.updated) > STALE_MS;
       const state = m && m.host === hostname() ? (alive(m.pid) ? 'running' : 'failed') : old ? 'failed' : 'running';
       out.push({ key, m, state: state as RunInfo['state'] });
