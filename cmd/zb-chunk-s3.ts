@@ -34,6 +34,8 @@ passes; a chunk that does not match cuts the stream before its end.
       --concurrency N     parts of a chunk in flight (default 4); memory is
                           about part size x (concurrency + 1) + 60M
       --storage-class C   storage class of the chunks (default the bucket's)
+      --timeout SECONDS   a request silent this long is retried (default 30;
+                          4 attempts: a dead server fails within 4 x this)
       --no-glacier        no rule moving this prefix's chunks to GLACIER (and
                           remove ours, if set); default: after --glacier-days
       --glacier-days N    days before the move (default 1)

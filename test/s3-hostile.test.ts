@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { sh, ok, tmp, fill, ENV } from './lib/util.js';
 import { s3rver, S3ENV, objectFile } from './lib/s3.js';
+import { glacierProxy } from './lib/glacier-proxy.js';
+import { createServer } from 'node:net';
 
 const srv = await s3rver(t);
 let seq = 0;
@@ -35,7 +37,8 @@ t.test('the server killed mid-upload: exit 1 naming the server, map unchanged; b
   await ok(put(p, f), { env });
   const before = readFileSync(objectFile(srv, 'hostile', `${p}/map.json`));
   const run = sh(`(head -c 7M ${f}; sleep 3; tail -c +7340033 ${f}) | ${put(p, f.replace(/.*/, '/dev/stdin'))}`, { env });
-  await new Promise(r => setTimeout(r, 1500));
+  while (!keys(p).some(k => k.startsWith('runs/'))) await new Promise(r => setTimeout(r, 50));   // its marker is written: it uploads
+  await new Promise(r => setTimeout(r, 500));
   await srv.stop();
   const t0 = Date.now(), r = await run;
   t.equal(r.code, 1);
@@ -134,4 +137,26 @@ t.test('credentials from a shared credentials file and --profile', async (t) => 
   t.equal(r.code, 0, r.stderr);
   const bad = await sh(`zb-chunk-s3 --verify ${opts('prof')} --profile other`, { env: e });
   t.match(bad.stderr, /InvalidAccessKeyId/, 'the profile named is the one used');
+});
+
+t.test('503 SlowDown on uploads is retried with backoff: the backup lands, identical', async (t) => {
+  const px = await glacierProxy(srv.url), d = tmp(t), f = join(d, 'in');
+  t.teardown(() => px.close());
+  fill(f, 16 << 20);
+  px.slowDown = 3;
+  const r = await sh(`zb-chunk-s3 --bucket hostile --server ${px.url} --prefix slow --no-glacier --dataset tank/d --snapshot s --chunk-size 16M --part-size 5M < ${f}`, { env });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(px.throttled, 3, 'three parts throttled');
+  t.ok((await ok(`zb-chunk-s3 -d --raw ${opts('slow')} tank/d`, { env })).stdout.equals(readFileSync(f)));
+});
+
+t.test('a server that accepts and never answers: one line within four --timeout', async (t) => {
+  const held: any[] = [], s = createServer(c => { held.push(c); });
+  await new Promise<void>(r => s.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => { for (const c of held) c.destroy(); s.close(); });
+  const t0 = Date.now(), r = await sh(`zb-chunk-s3 --verify --bucket hostile --server http://127.0.0.1:${(s.address() as any).port} --timeout 1`, { env });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^zb-chunk-s3: cannot read 's3:\/\/hostile\/.*map.json': the server does not answer \(timed out\)$/m);
+  t.equal(r.stderr.trim().split('\n').length, 1);
+  t.ok(Date.now() - t0 < 15_000, `${Date.now() - t0} ms`);
 });

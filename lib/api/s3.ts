@@ -24,7 +24,7 @@ export class ZFSBackupS3 extends ChunkBackup {
     const s = this.s3, a = ['--bucket', s.bucket, '--prefix', this.prefix];
     const opt: [string, unknown][] = [['server', s.server], ['region', s.region], ['profile', s.profile], ['part-size', s.partSize],
       ['max-parts', s.maxParts], ['concurrency', s.concurrency], ['storage-class', s.storageClass], ['chunk-size', s.chunkSize],
-      ['restore-tier', s.restoreTier], ['restore-days', s.restoreDays]];
+      ['restore-tier', s.restoreTier], ['restore-days', s.restoreDays], ['timeout', s.timeout]];
     for (const [k, v] of opt) if (v !== undefined) a.push(`--${k}`, String(v));
     if (s.glacierDays === 0) a.push('--no-glacier'); else if (s.glacierDays !== undefined) a.push('--glacier-days', String(s.glacierDays));
     return a;

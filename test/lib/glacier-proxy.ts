@@ -1,7 +1,8 @@
 // A fake archive tier for the Glacier path only (no server here emulates RestoreObject): an
 // HTTP proxy in front of s3rver that reports chosen objects as GLACIER or DEEP_ARCHIVE,
 // answers their GetObject with InvalidObjectState until a RestoreObject arrived and the test
-// says it finished, and records every RestoreObject and every GetObject it sees.
+// says it finished, and records every RestoreObject and every GetObject it sees. It also
+// answers the next `slowDown` UploadPart requests with 503 SlowDown (throttling).
 import { createServer, request, type Server } from 'node:http';
 
 export interface Proxy {
@@ -14,15 +15,23 @@ export interface Proxy {
   requests: string[];
   gets: string[];
   heads: string[];
+  slowDown: number;
+  throttled: number;
   close(): Promise<void>;
 }
 
 export function glacierProxy(target: string): Promise<Proxy> {
   const up = new URL(target);
-  const p: Proxy = { url: '', archived: new Map(), restores: new Map(), done: new Set(), requests: [], gets: [], heads: [], close: async () => {} };
+  const p: Proxy = { url: '', archived: new Map(), restores: new Map(), done: new Set(), requests: [], gets: [], heads: [], slowDown: 0, throttled: 0, close: async () => {} };
   const srv: Server = createServer((req, res) => {
     const u = new URL(req.url!, 'http://x'), key = decodeURIComponent(u.pathname.slice(1)), cls = p.archived.get(key);
     if (req.method === 'HEAD') p.heads.push(key);
+    if (req.method === 'PUT' && u.searchParams.has('uploadId') && p.slowDown > 0) {
+      p.slowDown--; p.throttled++;
+      req.resume();
+      req.on('end', () => { res.writeHead(503, { 'content-type': 'application/xml' }); res.end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'); });
+      return;
+    }
     if (req.method === 'GET' && !u.search.includes('list-type') && key.includes('/chunks/')) p.gets.push(key);
     if (cls && req.method === 'POST' && u.searchParams.has('restore')) {
       let body = '';

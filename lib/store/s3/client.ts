@@ -24,6 +24,8 @@ export interface S3Options {
   glacierDays?: number;
   restoreTier?: 'Bulk' | 'Standard' | 'Expedited';
   restoreDays?: number;
+  /** seconds a request may stay silent before it is retried (default 30) */
+  timeout?: number;
 }
 
 export const MiB = 2 ** 20;
@@ -55,7 +57,8 @@ export function client(o: S3Options): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     // retries with backoff on throttling and 5xx (the SDK's standard mode); bounded waits
     maxAttempts: 4,
-    requestHandler: { connectionTimeout: 4000, requestTimeout: 60_000 },
+    // socketTimeout is the inactivity bound (requestTimeout, whole-request, only warns here)
+    requestHandler: { connectionTimeout: 4000, socketTimeout: (o.timeout ?? 30) * 1000 },
   });
 }
 
@@ -68,7 +71,8 @@ export function s3Error(e: any, what: string): ZbError {
   if (e instanceof ZbError) return e;
   const code = e?.Code ?? e?.name, st = status(e);
   let why = e?.message && e.message !== code && e.message !== 'UnknownError' ? `${code}: ${e.message}` : code ?? String(e);
-  if (!st && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EPIPE|timeout|socket hang up/i.test(`${e?.code} ${e?.message}`))
+  if (!st && e?.name === 'TimeoutError') why = 'the server does not answer (timed out)';
+  else if (!st && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EPIPE|timeout|socket hang up/i.test(`${e?.code} ${e?.message}`))
     why = `the server does not answer (${e?.code ?? e?.message})`;
   else if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError'].includes(code))
     why = `${code}: the credentials are not accepted (--key/--secret, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the shared credentials file)`;
@@ -79,13 +83,11 @@ export function s3Error(e: any, what: string): ZbError {
  *  a body that breaks off (an object replaced or deleted as it is read): this does, 3 times. */
 export async function getText(c: S3Client, bucket: string, key: string): Promise<{ text: string; etag?: string } | undefined> {
   for (let i = 0; ; i++) {
-    try {
-      const r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return { text: await r.Body!.transformToString('utf8'), etag: r.ETag };
-    } catch (e) {
-      if (notFound(e)) return undefined;
-      if (i >= 3 || status(e) >= 400 && status(e) < 500) throw e;
-      await new Promise(r => setTimeout(r, 100 * 2 ** i));
+    let r;
+    try { r = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key })); } catch (e) { if (notFound(e)) return undefined; throw e; }
+    try { return { text: await r.Body!.transformToString('utf8'), etag: r.ETag }; } catch (e) {
+      if (i >= 3) throw e;
+      await new Promise(res => setTimeout(res, 100 * 2 ** i));
     }
   }
 }

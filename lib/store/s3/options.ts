@@ -7,7 +7,7 @@ import type { Opts } from '../../cli/command.js';
 import type { S3Options } from './client.js';
 
 export const S3_STRINGS = ['bucket', 'prefix', 'key', 'secret', 'server', 'region', 'profile', 'part-size', 'max-parts', 'concurrency',
-  'storage-class', 'glacier-days', 'restore-tier', 'restore-days'];
+  'storage-class', 'glacier-days', 'restore-tier', 'restore-days', 'timeout'];
 
 const count = (v: string | undefined, what: string, min: number): number | undefined => {
   if (v === undefined) return undefined;
@@ -32,6 +32,6 @@ export function s3Options(o: Opts, argv: string[]): S3Options {
     concurrency: count(o.concurrency, '--concurrency', 1) ?? 4,
     storageClass: o['storage-class'],
     glacierDays: noGlacier ? 0 : count(o['glacier-days'], '--glacier-days', 1) ?? 1,
-    restoreTier: tier, restoreDays: count(o['restore-days'], '--restore-days', 1) ?? 7,
+    restoreTier: tier, restoreDays: count(o['restore-days'], '--restore-days', 1) ?? 7, timeout: count(o.timeout, '--timeout', 1),
   };
 }
