@@ -10,10 +10,18 @@ import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUpl
   PutBucketLifecycleConfigurationCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { sh, ok, pool, fill, tmp, treeSums, ROOT, ENV } from './lib/util.js';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
-const C = tmp(t, 'zbt-ceph-'), port = 40000 + Math.floor(Math.random() * 10000);
-const url = execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), 'start', C, String(port), String(port + 1)], { encoding: 'utf8', timeout: 300_000 }).trim();
-t.teardown(() => { execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), 'stop', C]); });
+// started twice at most (a fresh cluster on other ports), each bounded: a Ceph that does
+// not come up fails this file with the script's line, never hangs it
+const C = mkdtempSync(join(tmpdir(), 'zbt-ceph-')), rgw = (...a: string[]) => execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), ...a], { encoding: 'utf8', timeout: 120_000 });
+t.teardown(() => { rgw('stop', C); rmSync(C, { recursive: true, force: true }); });   // stopped before its dir (the pid files) goes
+let url = '';
+for (let i = 0; !url; i++) {
+  const port = 40000 + Math.floor(Math.random() * 10000);
+  try { url = rgw('start', C, String(port), String(port + 1)).trim(); } catch (e) { rgw('stop', C); if (i) throw e; }
+}
 const env = { AWS_ACCESS_KEY_ID: 'TESTAK', AWS_SECRET_ACCESS_KEY: 'TESTSECRET', AWS_REGION: 'us-east-1' };
 // set-up and read-back through the SDK directly
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
