@@ -31,8 +31,8 @@ passes; a chunk that does not match cuts the stream before its end.
       --part-size SIZE    multipart part size, 5M to 5G (default: 8M, or more
                           when a chunk would need over --max-parts parts)
       --max-parts N       most parts per chunk (default 10000)
-      --concurrency N     parts of a chunk in flight (default 4); memory is
-                          about part size x (concurrency + 1) + 60M
+      --concurrency N     parts of a chunk in flight (default 4); peak memory is
+                          about 120M + part size x (concurrency + 2)
       --storage-class C   storage class of the chunks (default the bucket's)
       --timeout SECONDS   a request silent this long is retried (default 30;
                           4 attempts: a dead server fails within 4 x this)
