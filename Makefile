@@ -1,8 +1,8 @@
 # zfsbackup: build, test, demo, bench, install.
 PREFIX ?= /usr/local
-BINS = zb-send zb-recv zb-recv-ssh zb-compress zb-encrypt zb-count zb-chunk-dir zb-chunk-s3 zb-list zfsbackup
+BINS = zb-send zb-recv zb-recv-ssh zb-compress zb-encrypt zb-count zb-filter zb-chunk-dir zb-chunk-s3 zb-list zfsbackup
 
-.PHONY: all links build sea install-sea install-files test test-openzfs demo bench install deps lint clean
+.PHONY: all links build sea install-sea install-files uninstall test test-openzfs demo bench install deps lint clean
 
 all: build
 
@@ -68,6 +68,13 @@ install-files:
 	cp $(ZB) $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
 	for b in $(BINS); do ln -sf ../lib/zfsbackup/zb $(DESTDIR)$(PREFIX)/bin/$$b; done
 	for m in man/*.[0-9]; do s=$${m##*.}; cp $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# removes exactly what install-files put there (and the directories it made, when empty)
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/zfsbackup/zb
+	-rmdir $(DESTDIR)$(PREFIX)/lib/zfsbackup 2>/dev/null
+	for b in $(BINS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$b; done
+	for m in man/*.[0-9]; do s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; done
 
 clean:
 	rm -rf dist

@@ -15,6 +15,7 @@ const CMDS: Record<string, () => Promise<unknown>> = {
   'zb-compress': () => import('./zb-compress.js'),
   'zb-encrypt': () => import('./zb-encrypt.js'),
   'zb-count': () => import('./zb-count.js'),
+  'zb-filter': () => import('./zb-filter.js'),
   'zb-chunk-dir': () => import('./zb-chunk-dir.js'),
   'zb-chunk-s3': () => import('./zb-chunk-s3.js'),
   'zb-list': () => import('./zb-list.js'),

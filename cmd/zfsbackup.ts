@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // zfsbackup: the original tool's command line over the zb binaries.
 import { run } from '../lib/cli/command.js';
-import { main } from '../lib/cli/zfsbackup.js';
+import { main, methodAt } from '../lib/cli/zfsbackup.js';
+import { methods } from '../lib/cli/methods.js';
 
 const help = `Usage: $0 [COMMON-OPTION]... METHOD [METHOD-OPTION]... [OPERATION]
 Back up a ZFS dataset (or pool) with METHOD, running zb-send and the other zb
@@ -27,12 +28,19 @@ Common options:
                           without it such a run is refused and says why
       --no-iterate-incrementals
                           one zfs send -I instead of one send per snapshot
+      --json              with backup: events on stdout, one JSON object a line
+                          (start, snapshot, progress, done, failure, summary)
+  -n, --dry-run           print the snapshots that would be sent and each one's
+                          pipeline (commands to paste); nothing runs or changes
       --progress          a progress line on stderr (default on a terminal)
   -v, --verbose           say what is sent; with -C, "Compressed X to Y bytes"
   -q, --quiet             nothing on stderr on success (a damaged store is still
                           said)
+      --limit-rate=RATE   write at most RATE bytes a second to the target (10M)
+      --max-age=DURATION  with status: the newest snapshot must be younger
+                          (3600, 30m, 12h, 2d, 1w)
       --debug             stack traces on errors
-      --help, --version
+      --help, --version   (METHOD --help: that method's options)
 
 Methods:
   zfs --dest DATASET      replicate into DATASET on this host; DATASET stands for
@@ -43,16 +51,23 @@ Methods:
                           and DIR/P/map.json; also restore --to POOL/DS
                           [--snapshot S] [-i IDENTITY] [--legacy-md md5|sha256],
                           and verify (re-hash every chunk)
+  counter (or count)      send the snapshot's full stream through the filters
+                          and print its size in bytes and its name (what
+                          zb-send ... | wc -c says); nothing is stored
 
-Operations (as a word after the method options, or --operation): backup, list;
-directory: also restore, verify.
+Operations (as a word after the method options, or --operation): backup, list,
+status (one line, OK or CRITICAL, exit 0 or 1: for monitoring); directory: also
+restore, verify; counter: backup only.
 
 Examples:
   zfsbackup --dataset tank/data zfs --dest backup/tank
   zfsbackup --dataset tank/data zfs --dest backup/tank list
+  zfsbackup --dataset tank/data -C counter
+  zfsbackup --dataset tank/data --max-age 2d directory --dest /mnt/usb status
   zfsbackup --dataset tank/data -C -E --password-file pw directory --dest /mnt/usb
   zfsbackup --dataset tank/data --password-file pw directory --dest /mnt/usb \\
       restore --to tank/restored
 `;
 
-run(main, help);
+// `zfsbackup METHOD --help`: that method's help
+run(main, (before) => { const at = methodAt(before); return at < 0 ? help : methods[before[at]].help; });

@@ -2,6 +2,10 @@
 export { Backup, ZFSBackup, filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type Step } from './api/zfs.js';
 export { ChunkBackup, type RestoreOptions, type RestoreReport, type VerifyReport } from './api/chunks.js';
 export { ZFSBackupDirectory, type DirectoryOptions } from './api/directory.js';
+export { ZFSBackupCount, type CountReport } from './api/count.js';
+export { ZFSBackupFilterCompressed, ZFSBackupFilterEncrypted, ZFSBackupFilterCounter, ZFSBackupFilterCommand, type ZFSBackupFilter } from './api/filters.js';
+export type { BackupEvent } from './api/events.js';
+export type { StatusReport } from './api/options.js';
 export { DirStore } from './store/dir/dir.js';
 export { ZFSBackupS3, type S3MethodOptions } from './api/s3.js';
 export { S3Store } from './store/s3/s3.js';

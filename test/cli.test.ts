@@ -1,8 +1,9 @@
 // Every binary: --help, --version, unknown option → exit 2 with "Try '… --help'".
 import t from 'tap';
-import { sh } from './lib/util.js';
+import { join } from 'node:path';
+import { sh, ROOT } from './lib/util.js';
 
-const bins = ['zb-send', 'zb-recv', 'zb-recv-ssh', 'zb-compress', 'zb-encrypt', 'zb-count', 'zb-chunk-dir', 'zb-chunk-s3', 'zb-list', 'zfsbackup'];
+const bins = ['zb-send', 'zb-recv', 'zb-recv-ssh', 'zb-compress', 'zb-encrypt', 'zb-count', 'zb-filter', 'zb-chunk-dir', 'zb-chunk-s3', 'zb-list', 'zfsbackup'];
 
 t.test('--help, --version and unknown options on every binary', async (t) => {
   for (const b of bins) {
@@ -17,3 +18,15 @@ t.test('--help, --version and unknown options on every binary', async (t) => {
   }
 });
 
+
+t.test('zfsbackup METHOD --help: the method\'s usage, every option it takes, its operations', async (t) => {
+  const { methods } = await import(join(ROOT, 'dist/lib/cli/methods.js'));
+  for (const [name, m] of Object.entries<any>(methods)) {
+    const r = await sh(`zfsbackup --dataset tank/x ${name} --help`);
+    t.equal(r.code, 0);
+    t.match(r.out, new RegExp(`^Usage: zfsbackup \\[COMMON-OPTION\\]\\.\\.\\. ${name === 'count' ? 'counter' : name}\\b`), `${name}: its own usage`);
+    for (const o of [...(m.spec.string ?? []), ...(m.spec.boolean ?? []), ...(m.spec.multi ?? [])]) t.match(r.out, new RegExp(`--${o}\\b`), `${name} --help names --${o}`);
+    for (const op of m.operations) t.match(r.out, new RegExp(`\\b${op}\\b`), `${name} --help names ${op}`);
+  }
+  t.match((await sh('zfsbackup --dataset count --help')).out, /^Usage: zfsbackup \[COMMON-OPTION\]\.\.\. METHOD/, 'a dataset named like a method: the general help');
+});

@@ -174,3 +174,19 @@ t.test('without perl the pipes keep their size and every filter still works', as
   t.match(r.stderr, new RegExp(`^${3 * MIB + 4321} bytes\\n$`), 'a round trip through compress and count, no perl on PATH');
   t.equal((await sh('command -v perl', { env })).code, 1, 'perl was out of reach');
 });
+
+t.test('--limit-rate: 6 MiB at 2M takes 3 s (within 10 %), byte-identical; a bad rate is a usage error', async (t) => {
+  const d = tmp(t);
+  fill(join(d, 'in'), 6 * MIB);
+  writeFileSync(join(d, 'in.zb'), zbWrap(readFileSync(join(d, 'in')), { dataset: 'tank/x' }, 65536));
+  const r = await ok(`zb-count -q --limit-rate 2M --json ${d}/ev < ${d}/in.zb | sha256sum`);
+  const done = events(join(d, 'ev')).find((e: any) => e.event === 'done');
+  t.ok(done.seconds >= 2.7 && done.seconds <= 3.3, `6 MiB at 2 MiB/s took ${done.seconds} s (its own clock, without node's start-up)`);
+  t.equal(r.out.split(' ')[0], sha256(readFileSync(join(d, 'in.zb'))), 'byte-identical');
+  await ok(`zb-count -q --limit-rate 1G --json ${d}/ev2 < ${d}/in.zb > /dev/null`);
+  const fast = events(join(d, 'ev2')).find((e: any) => e.event === 'done');
+  t.ok(fast.seconds < 1, `a high limit holds nothing back (${fast.seconds} s by its own clock)`);
+  const bad = await sh(`zb-count --limit-rate fast < /dev/null`);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /invalid rate 'fast'/);
+});

@@ -58,3 +58,18 @@ t.test('zfs receive fails: zb-recv is blamed, not zb-send\'s broken pipe', async
   t.match(r.stderr, /^zfsbackup: zb-recv \(stage 2 of 2\) failed: target pool is out of space/m);
   t.notMatch(r.stderr, /zb-send \(stage/);
 });
+
+t.test('--limit-rate holds a directory backup to the rate; the copy restores identical', async (t) => {
+  const p = pool(t), d = tmp(t), ds = `${p.name}/data`;
+  await ok(`zfs create ${ds}`);
+  fill(`${p.mnt}/data/f.bin`, 3 << 20);
+  await ok(`zfs snapshot ${ds}@a`);
+  const t0 = Date.now();
+  await ok(`zfsbackup --limit-rate 1M --dataset ${ds} directory --dest ${d} --prefix P`);
+  const s = (Date.now() - t0) / 1000;
+  t.ok(s >= 2.8, `3 MiB at 1 MiB/s took ${s.toFixed(1)} s`);
+  await ok(`zfsbackup --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back`);
+  t.same(treeSums(`${p.mnt}/back`), treeSums(`${p.mnt}/data`));
+  const bad = await sh(`zfsbackup --limit-rate lots --dataset ${ds} directory --dest ${d}`);
+  t.equal(bad.code, 2);
+});

@@ -1,47 +1,27 @@
 // The engine every method shares (the seed's ZFSBackup object model): plan the sends by
 // guid against what the target holds, run each as one pipeline (zb-send, the filters, the
 // method's writer), report. A method says where the copy is, what it holds, and which
-// stages write to it: ZFSBackup (backup.ts) a dataset, ZFSBackupDirectory a chunk store.
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { privateDir } from '../os/proc.js';
-import { UsageError, ZbError } from '../errors.js';
-import { runPipeline, describeFailure, describeSecondary, type PipelineResult, type Stage } from './pipeline.js';
+// stages write to it: ZFSBackup (zfs.ts) a dataset, ChunkBackup (chunks.ts) a chunk store.
+// It tells what it does as events (events.ts). A little over 200 lines: the engine is one piece.
+import { EventEmitter } from 'node:events';
+import { ZbError } from '../errors.js';
+import { runPipeline, describeFailure, describeSecondary, forwardStderr, type PipelineResult, type RunOptions, type Stage } from './pipeline.js';
 import { stage } from './stages.js';
 import * as z from '../zfs/commands.js';
 import { localZfs, type ZfsHost } from '../zfs/host.js';
+import { Meter, StageError, type BackupEvent } from './events.js';
+import type { BackupOptions, StatusReport, Step } from './options.js';
 
-export interface CompressOptions { alg: 'gzip' | 'pigz' | 'zstd' | 'lz4' | 'xz'; level?: string }
-export interface EncryptOptions {
-  /** a file holding the passphrase (age scrypt, or openssl with cipher) */
-  passwordFile?: string;
-  /** the passphrase itself: handed to the zb-encrypt stage in its environment, never in argv */
-  passphrase?: string;
-  cipher?: string; recipients?: string[]; recipientsFile?: string; identity?: string;
-}
+export { filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type StatusReport, type Step } from './options.js';
+export type { BackupEvent } from './events.js';
 
-export interface BackupOptions {
-  recursive?: boolean;
-  compress?: CompressOptions;
-  encrypt?: EncryptOptions;
-  /** let a receive destroy what is on the target (zfs receive -F) even where that loses data */
-  force?: boolean;
-  verbose?: boolean;
-  progress?: boolean;
-  /** nothing on stderr on success: no progress, no warnings */
-  quiet?: boolean;
-  log?: (line: string) => void;
-  /** where zfs runs for this backup's queries and checks (default: this machine) */
-  host?: ZfsHost;
-}
-
-/** One zfs send the backup performs: full (no base) or incremental from base. */
-export interface Step { snapshot: z.Snapshot; base?: z.Snapshot; intermediates?: boolean }
-
-export abstract class Backup {
+/** Events: 'start', 'snapshot', 'progress', 'done', 'failure', 'summary' (each a BackupEvent
+ *  of that name), and 'event' for every one of them. */
+export abstract class Backup extends EventEmitter {
   readonly dataset: string;
   readonly host: ZfsHost;
   constructor(dataset: string, public dest: string, public opts: BackupOptions = {}) {
+    super();
     this.dataset = dataset.replace(/@.*$/, '');
     this.host = opts.host ?? localZfs();
   }
@@ -60,6 +40,26 @@ export abstract class Backup {
   protected async prepare(): Promise<void> { /* nothing by default */ }
   /** Finish what an interrupted run left, before planning. */
   protected async resumePartial(): Promise<void> { /* nothing by default */ }
+
+  /** Why the copy of snapshot s would not restore (a chunk store's broken chain), if it would not. */
+  protected async restoreProblem(_s: z.Snapshot): Promise<string | undefined> { return undefined; }
+
+  /** For monitoring: the newest snapshot the copy holds, its age, and whether it restores;
+   *  not ok when there is none, it would not restore, or it is older than maxAge seconds. */
+  async status(o: { maxAge?: number; now?: number } = {}): Promise<StatusReport> {
+    const r: StatusReport = { dataset: this.dataset, target: this.dest, newest: null, creation: null, age: null, ok: false };
+    let snaps: z.Snapshot[];
+    try { r.target = this.where(); snaps = await this.list(); } catch (e) { if (e instanceof ZbError) return { ...r, problem: e.message }; throw e; }
+    const s = snaps.at(-1);
+    if (!s) return { ...r, problem: `no snapshot of '${this.dataset}' in ${r.target}` };
+    r.newest = s.name;
+    if (s.creation) { r.creation = s.creation; r.age = Math.max(0, Math.round((o.now ?? Date.now() / 1000) - s.creation)); }
+    r.problem = await this.restoreProblem(s);
+    if (!r.problem && o.maxAge !== undefined && (r.age === null || r.age > o.maxAge))
+      r.problem = r.age === null ? `its creation time is not known, so its age cannot be checked` : `it is older than the maximum age`;
+    r.ok = !r.problem;
+    return r;
+  }
 
   protected log(s: string): void { (this.opts.log ?? ((l) => process.stderr.write(`zfsbackup: ${l}\n`)))(s); }
 
@@ -112,24 +112,44 @@ export abstract class Backup {
 
   /** The seed's backup(snapname=None, force_full=False). Returns the steps it sent. */
   async backup(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
-    await this.resumePartial();
-    const steps = await this.plan(snapname, o);
-    if (!steps.length) { if (this.opts.verbose) this.log(`${this.where()}: up to date`); return steps; }
-    await this.prepare();
-    for (const [i, step] of steps.entries()) {
-      const full = !step.base;
-      if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
-      await this.runStep(step, full);
+    const t0 = Date.now();
+    let current: string | null = null, bytes = 0, sent = 0, target = this.dest;
+    const summary = (ok: boolean) => this.tell({ event: 'summary', dataset: this.dataset, target, snapshots: sent, bytes, seconds: (Date.now() - t0) / 1000, ok });
+    try {
+      await this.resumePartial();
+      const steps = await this.plan(snapname, o);
+      target = this.where();
+      this.tell({ event: 'start', dataset: this.dataset, target, snapshots: steps.length, time: new Date(t0).toISOString() });
+      if (!steps.length) { if (this.opts.verbose) this.log(`${this.where()}: up to date`); summary(true); return steps; }
+      await this.prepare();
+      for (const [i, step] of steps.entries()) {
+        current = step.snapshot.name;
+        this.tell({ event: 'snapshot', snapshot: current, base: step.base?.name ?? null, index: i + 1, total: steps.length });
+        if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
+        bytes += await this.runStep(step, !step.base);
+        sent++;
+      }
+      summary(true);
+      return steps;
+    } catch (e: any) {
+      this.tell({ event: 'failure', snapshot: current, stage: e instanceof StageError ? e.stage : null, message: e?.message ?? String(e) });
+      summary(false);
+      throw e;
     }
-    return steps;
   }
 
+  /** Emit an event under its name and as 'event'. */
+  protected tell(e: BackupEvent): void { this.emit(e.event, e); this.emit('event', e); }
+  /** Whether anyone takes the counts of a step (events, or -v's line). */
+  private get metered(): boolean {
+    return !!this.opts.verbose || ['progress', 'done', 'event'].some(n => this.listenerCount(n) > 0);
+  }
 
   /** A failed pipeline: one line blaming its stage (with -v, a line for each other stage that
    *  failed or was stopped first). */
   protected failed(r: PipelineResult, total: number, before = '', after = ''): never {
     if (this.opts.verbose) for (const l of describeSecondary(r, total)) this.log(l);
-    throw new ZbError(`${before}${describeFailure(r, total)}${after}`, r.status);
+    throw new StageError(`${before}${describeFailure(r, total)}${after}`, r.status, r.blame?.result.name ?? null);
   }
 
   protected sendStage(step: Step): Stage {
@@ -139,52 +159,67 @@ export abstract class Backup {
     return stage('zb-send', [...a, step.snapshot.name]);
   }
 
-  protected async runStep(step: Step, replace: boolean): Promise<void> {
-    const tmp = this.opts.verbose && this.opts.compress ? privateDir('zfsbackup-') : undefined;
+  /** The stderr of a step's stages: the meter's lines used up, the rest to the terminal. */
+  protected stderrOptions(): RunOptions {
+    const m = this.meter;
+    return { quiet: this.opts.quiet, ...(m ? { onStderr: (i, line, end) => { if (!m.take(i, line) && !this.opts.quiet) forwardStderr(i, line, end); } } : {}) };
+  }
+  private meter?: Meter;
+
+  /** Run one step's stages (the last one's output goes nowhere: the sink wrote it). */
+  protected runStages(_step: Step, stages: Stage[]): Promise<PipelineResult> {
+    return runPipeline(stages, { stdout: 'ignore', ...this.stderrOptions() });
+  }
+
+  /** While dryRun() plans: methods check nothing that changes the target (no check clones). */
+  protected planning = false;
+
+  /** What backup() would do: each step and its pipeline; nothing runs, nothing changes (an
+   *  interrupted receive that backup() would first resume is not shown). */
+  async dryRun(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<{ step: Step; stages: Stage[] }[]> {
+    this.planning = true;
     try {
-      const stages = [this.sendStage(step)];
-      if (this.opts.progress) stages.push(stage('zb-count', ['--progress', '-q', '--name', step.snapshot.snap]));
-      const filters = this.filterStages();
-      for (const f of filters) {
-        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'before')]));
-        stages.push(f);
-        if (tmp && f.name === 'zb-compress') stages.push(stage('zb-count', ['-q', '--json', join(tmp, 'after')]));
-      }
-      stages.push(...await this.sinkStages(step, replace));
-      const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
-      if (!r.ok) this.failed(r, stages.length);
-      if (tmp) {
-        const [a, b] = ['before', 'after'].map(f => doneBytes(join(tmp, f)));
-        if (a !== undefined && b !== undefined)
-          this.log(`Compressed ${a} to ${b} bytes (${a ? ((100 * b) / a).toFixed(1) : '0.0'}%)`);
-      }
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      const out: { step: Step; stages: Stage[] }[] = [];
+      for (const step of await this.plan(snapname, o)) out.push({ step, stages: (await this.stepStages(step, !step.base, false)).stages });
+      return out;
+    } finally { this.planning = false; }
+  }
+
+  /** The stages of one step: zb-send, a counter (progress, events), the filters and a
+   *  counter after them, the rate limit, the method's writer; and where the counters are. */
+  protected async stepStages(step: Step, replace: boolean, metered: boolean): Promise<{ stages: Stage[]; sentAt?: number; storedAt?: number }> {
+    const stages = [this.sendStage(step)];
+    let sentAt: number | undefined, storedAt: number | undefined;
+    if (this.opts.progress || metered) {
+      sentAt = stages.length;
+      stages.push(stage('zb-count', ['-q', '--name', step.snapshot.snap, ...(this.opts.progress ? ['--progress'] : []), ...(metered ? ['--json', '-'] : [])]));
     }
+    const filters = this.filterStages();
+    stages.push(...filters);
+    if (metered && filters.length) { storedAt = stages.length; stages.push(stage('zb-count', ['-q', '--json', '-'])); }
+    if (this.opts.limitRate) stages.push(stage('zb-count', ['-q', '--limit-rate', String(this.opts.limitRate)]));
+    stages.push(...await this.sinkStages(step, replace));
+    return { stages, sentAt: metered ? sentAt : undefined, storedAt };
   }
 
-}
-
-function doneBytes(file: string): number | undefined {
-  try {
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l));
-    return lines.reverse().find(l => l.event === 'done')?.bytes;
-  } catch { return undefined; }
-}
-
-/** The filter stages for compression and encryption (methods that store data). */
-export function filterStages(o: BackupOptions): Stage[] {
-  const s: Stage[] = [];
-  if (o.compress) s.push(stage('zb-compress', [`--${o.compress.alg}`, ...(o.compress.level ? ['-l', o.compress.level] : [])]));
-  const e = o.encrypt;
-  if (e) {
-    const a: string[] = [];
-    if (e.cipher) a.push('--cipher', e.cipher);
-    if (e.passwordFile) a.push('--password-file', e.passwordFile);
-    for (const r of e.recipients ?? []) a.push('-r', r);
-    if (e.recipientsFile) a.push('-R', e.recipientsFile);
-    if (e.passphrase === '') throw new UsageError('the passphrase is empty');
-    s.push(stage('zb-encrypt', a, e.passphrase !== undefined ? { ZB_PASSWORD: e.passphrase } : undefined));
+  /** Run one step; returns the bytes sent (0 when not counted). */
+  protected async runStep(step: Step, replace: boolean): Promise<number> {
+    const t0 = Date.now(), name = step.snapshot.name;
+    const { stages, sentAt, storedAt } = await this.stepStages(step, replace, this.metered);
+    const m = sentAt === undefined ? undefined : new Meter(sentAt, storedAt, (p) => this.tell({ event: 'progress', snapshot: name, ...p }));
+    this.meter = m;
+    try {
+      const r = await this.runStages(step, stages);
+      if (!r.ok) this.failed(r, stages.length);
+    } finally { this.meter = undefined; }
+    const seconds = (Date.now() - t0) / 1000;
+    this.tell({ event: 'done', snapshot: name, bytes: m?.sent ?? null, stored: m?.stored ?? null, seconds });
+    if (this.opts.verbose && m?.sent != null) {
+      const rate = seconds > 0 ? `${(m.sent / seconds / 1e6).toFixed(1)} MB/s` : '-';
+      const packed = m.stored != null && this.opts.compress ? `; Compressed ${m.sent} to ${m.stored} bytes (${m.sent ? ((100 * m.stored) / m.sent).toFixed(1) : '0.0'}%)` : '';
+      this.log(`${name}: ${m.sent} bytes sent in ${seconds.toFixed(1)} s (${rate})${m.stored != null ? `, ${m.stored} bytes after the filters` : ''}${packed}`);
+    }
+    return m?.sent ?? 0;
   }
-  return s;
 }
+

@@ -10,6 +10,7 @@ import * as z from '../zfs/commands.js';
 import { entries, entryName, findEntry, isLegacy, readMap, restoreChain, type AnyEntry } from '../store/map.js';
 import { chainProblem, head, source, verifyStore, type Report } from '../store/read.js';
 import type { ChunkStore } from '../store/store.js';
+import type { ZFSBackupFilterCommand } from './filters.js';
 import { needsForce, targetSnapshots } from '../zfs/target.js';
 import { detectMd, type LegacyMd } from '../store/legacy.js';
 import { readPassphraseFile, readSecretFile } from '../os/secret.js';
@@ -25,6 +26,8 @@ export interface RestoreOptions {
   passphrase?: string;
   /** age identity files, for backups encrypted to public keys */
   identities?: string[];
+  /** the command filters the backup went through, given again with their restoreCommand */
+  filters?: ZFSBackupFilterCommand[];
   /** the original tool's openssl key derivation, when its first chunk cannot tell */
   legacyMd?: LegacyMd;
 }
@@ -76,10 +79,22 @@ export abstract class ChunkBackup extends Backup {
     return entries(doc, this.dataset).map(e => asSnapshot(this.dataset, e));
   }
 
+  /** A stored snapshot restores when its whole chain is there (every chunk, with its size). */
+  protected async restoreProblem(s: z.Snapshot): Promise<string | undefined> {
+    const doc = await readMap(this.store);
+    const e = entries(doc, this.dataset).filter(x => isLegacy(x) ? x.Name === s.snap : x.guid === s.guid || (!x.guid && x.name === s.snap)).pop();
+    return e ? chainProblem(this.store, doc, this.dataset, e) : `'${s.name}' is no longer in the map`;
+  }
+
   /** The stages that undo an entry's filters, last applied first. */
   private undoStages(e: AnyEntry, meta: { filters: any[] }, o: RestoreOptions): Stage[] {
     return [...meta.filters].reverse().map(f => {
       if (f.kind === 'compress') return stage('zb-compress', ['-d']);
+      if (f.kind === 'command') {
+        const c = o.filters?.find(x => x.name === f.alg)?.restoreStage();
+        if (!c) throw new ZbError(`${this.dataset}@${entryName(e)} went through the command filter '${f.alg}': give it again, with its restoreCommand (restore({ filters: [new ZFSBackupFilterCommand(…)] }))`);
+        return c;
+      }
       const key: string[] = [];
       if (o.passwordFile) key.push('--password-file', o.passwordFile);
       for (const i of o.identities ?? []) key.push('-i', i);
@@ -157,7 +172,8 @@ export abstract class ChunkBackup extends Backup {
       const prev = i > 0 ? chain[i - 1] : undefined;
       const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: isLegacy(s.e) ? !!s.e.Recursive : s.e.recursive,
         keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force, host: this.host }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
-      const stages = [s.read, ...s.undo, stage('zb-recv', [...(F ? ['-F'] : []), to])];
+      const progress = this.opts.progress ? [stage('zb-count', ['-q', '--progress', '--name', `restore ${entryName(s.e)}`])] : [];
+      const stages = [s.read, ...s.undo, ...progress, stage('zb-recv', [...(F ? ['-F'] : []), to])];
       if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
       const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
       if (!r.ok) this.failed(r, stages.length, `restore of ${label(s.e)}: `, left(to, done));

@@ -13,6 +13,8 @@ import { pipes, supervised } from '../os/proc.js';
 
 export interface Stage {
   name: string; argv: string[];
+  /** a zb stage's arguments after its name (how --dry-run prints it) */
+  args?: string[];
   /** added to the stage's environment: how secrets (a passphrase, an S3 secret key) reach
    *  a stage, never in argv, which `ps` shows to every user */
   env?: Record<string, string>;

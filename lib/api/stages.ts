@@ -15,7 +15,7 @@ export function setSelf(argv: string[]): void { self = argv; }
 
 /** A pipeline stage running the zb binary `name` with args (and env: its secrets). */
 export function stage(name: string, args: string[] = [], env?: Record<string, string>): Stage {
-  return { name, argv: [...program(name), ...args], ...(env ? { env } : {}) };
+  return { name, argv: [...program(name), ...args], args, ...(env ? { env } : {}) };
 }
 
 function program(name: string): string[] {

@@ -24,8 +24,8 @@ export class ZFSBackup extends Backup {
   /** The stages after zb-send (and the filters) that store one step. */
   protected async sinkStages(step: Step, _full: boolean): Promise<Stage[]> {
     const src = new Set((await z.snapshots(this.host, this.dataset, { recursive: this.opts.recursive })).map(s => s.guid));
-    // -F only where it loses nothing (target.ts), or with --force
-    const force = await needsForce({ target: this.target, base: step.base?.snap, recursive: this.opts.recursive,
+    // -F only where it loses nothing (target.ts), or with --force (a dry run does not check)
+    const force = !this.planning && await needsForce({ target: this.target, base: step.base?.snap, recursive: this.opts.recursive,
       keep: (s) => src.has(s.guid), force: this.opts.force, host: this.host });
     const args = force ? ['-F'] : [];
     // where zfs can, keep a cut receive resumable: the next run goes on from where it stopped

@@ -60,7 +60,9 @@ export function version(): string {
 }
 
 /** Run a binary's main: map what it throws to one stderr line and an exit status. */
-export function run(main: (argv: string[]) => Promise<number | void>, help: string): void {
+/** Run a binary's main. `help` is the --help text, or a function of the arguments before
+ *  --help (zfsbackup METHOD --help: that method's). */
+export function run(main: (argv: string[]) => Promise<number | void>, help: string | ((before: string[]) => string)): void {
   const argv = process.argv.slice(2);
   const onError = (e: any) => {
     if (process.env.ZB_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');
@@ -73,7 +75,8 @@ export function run(main: (argv: string[]) => Promise<number | void>, help: stri
     process.exitCode = status;
   };
   if (argv.includes('--help') && !argv.slice(0, argv.indexOf('--help')).includes('--')) {
-    stdoutErrors(); process.stdout.write(help.replace(/^\n/, '').replace(/\$0/g, prog)); return;
+    const text = typeof help === 'string' ? help : help(argv.slice(0, argv.indexOf('--help')));
+    stdoutErrors(); process.stdout.write(text.replace(/^\n/, '').replace(/\$0/g, prog)); return;
   }
   if (argv[0] === '--version') { stdoutErrors(); process.stdout.write(`${prog} ${version()}\n`); return; }
   // a main whose promise never settles must not look like success

@@ -4,19 +4,35 @@ import { parseArgs, type Opts } from './command.js';
 import { methods } from './methods.js';
 import { ALGS } from '../filters/compress/algs.js';
 import { ChunkBackup } from '../api/chunks.js';
+import { ZFSBackupCount } from '../api/count.js';
 import { printRows } from './table.js';
-import type { BackupOptions, CompressOptions } from '../api/zfs.js';
+import { formatAge, parseDuration, parseSize } from './size.js';
+import type { Backup, BackupOptions, CompressOptions } from '../api/zfs.js';
+import { shellLine } from '../os/shell.js';
 
 /** The options that come before the method (the seed's common options). */
 export const COMMON = {
-  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file'],
+  string: ['dataset', 'pool', 'snapshot', 'operation', 'password-file', 'cipher', 'compress', 'level', 'recipients-file', 'max-age', 'limit-rate'],
   multi: ['recipient'],
-  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet'],
-  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force' },
+  boolean: ['debug', 'verbose', 'compressed', 'pigz', 'encrypted', 'recursive', 'full', 'force', 'iterate-incrementals', 'progress', 'quiet', 'dry-run', 'json'],
+  alias: { C: 'compressed', E: 'encrypted', R: 'recursive', v: 'verbose', r: 'recipient', q: 'quiet', F: 'force', n: 'dry-run' },
 };
 
+/** Where the method word is: the first operand that names one (an option's value, such as
+ *  the dataset in `--dataset count`, is never taken for it). */
+export function methodAt(argv: string[]): number {
+  const takes = new Set([...COMMON.string, ...COMMON.multi]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a in methods) return i;
+    const name = a.startsWith('--') ? a.slice(2) : /^-[a-zA-Z]$/.test(a) ? (COMMON.alias as Record<string, string>)[a[1]] : undefined;
+    if (name && !a.includes('=') && takes.has(name)) i++;
+  }
+  return -1;
+}
+
 export async function main(argv: string[]): Promise<number | void> {
-  const at = argv.findIndex(a => a in methods);
+  const at = methodAt(argv);
   if (at < 0) parseArgs(argv, COMMON);   // an unknown option is the first thing to say
   if (at < 0) throw new UsageError(`missing METHOD (one of: ${Object.keys(methods).join(', ')})`);
   const common = parseArgs(argv.slice(0, at), COMMON);
@@ -36,8 +52,16 @@ export async function main(argv: string[]): Promise<number | void> {
   const target: string = given[0];
   const obj = method.create(target, args, options(common, name));
   const snap = target.includes('@') ? target.split('@')[1] : undefined;
+  if (common['dry-run'] && op !== 'backup') throw new UsageError(`--dry-run goes with the backup operation, not '${op}'`);
   switch (op) {
     case 'backup': {
+      if (common['dry-run']) return dryRun(obj, snap, { forceFull: common.full || obj instanceof ZFSBackupCount, iterate: common['iterate-incrementals'] !== false });
+      if (common.json) obj.on('event', (e) => process.stdout.write(JSON.stringify(e) + '\n'));
+      if (obj instanceof ZFSBackupCount) {
+        const r = await obj.count(snap);
+        process.stdout.write(common.json ? JSON.stringify({ event: 'count', ...r }) + '\n' : `${r.bytes} ${r.snapshot}\n`);
+        return;
+      }
       const steps = await obj.backup(snap, { forceFull: common.full, iterate: common['iterate-incrementals'] !== false });
       if (common.verbose && steps.length) process.stderr.write(`zfsbackup: ${steps.length} snapshot(s) sent to ${obj.dest}\n`);
       return;
@@ -47,6 +71,14 @@ export async function main(argv: string[]): Promise<number | void> {
       printRows(snaps.map(s => ({ name: s.name, guid: s.guid, createtxg: String(s.createtxg),
         creation: new Date(s.creation * 1000).toISOString().replace('.000Z', 'Z') })), ['name', 'guid', 'createtxg', 'creation'], {});
       return;
+    }
+    case 'status': {   // one line on stdout, exit 0 or 1: a monitoring check
+      const maxAge = common['max-age'] === undefined ? undefined : parseDuration(common['max-age'], '--max-age');
+      const r = await obj.status({ maxAge });
+      const newest = r.newest ? `newest ${r.newest} in ${r.target}${r.age === null ? '' : `, ${formatAge(r.age)} old`}` : '';
+      const why = r.problem ? `${r.problem}${r.problem.includes('maximum age') ? ` (--max-age ${common['max-age']})` : ''}` : 'restorable';
+      process.stdout.write(`${r.ok ? 'OK' : 'CRITICAL'} - ${r.dataset}: ${newest ? `${newest}: ${why}` : why}\n`);
+      return r.ok ? 0 : 1;
     }
     case 'restore':
     case 'verify': {
@@ -64,8 +96,24 @@ export async function main(argv: string[]): Promise<number | void> {
   }
 }
 
+/** --dry-run: each snapshot that would be sent and its pipeline, as commands to paste. */
+async function dryRun(obj: Backup, snap: string | undefined, o: { forceFull?: boolean; iterate?: boolean }): Promise<void> {
+  const plan = await obj.dryRun(snap, o);
+  const out: string[] = [];
+  if (!plan.length) out.push(`# ${obj.dataset}: up to date in ${obj.dest}; nothing would be sent`);
+  for (const { step, stages } of plan) {
+    const from = step.base ? `incremental from ${step.base.name}${step.intermediates ? ', with the snapshots between' : ''}` : 'full';
+    out.push(`# ${step.snapshot.name}: ${from}`);
+    const line = stages.map(s => shellLine(s.args ? [s.name, ...s.args] : s.argv)).join(' | ');
+    out.push(obj instanceof ZFSBackupCount ? `${line} | wc -c` : line);
+    if (stages.some(s => s.env)) out.push('# (secrets reach their stage in its environment: not shown)');
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
 function options(common: Opts, method: string): BackupOptions {
   const o: BackupOptions = { recursive: common.recursive, force: common.force, verbose: common.verbose, quiet: common.quiet,
+    limitRate: common['limit-rate'] === undefined ? undefined : parseSize(common['limit-rate'], 'rate'),
     progress: !common.quiet && (common.progress || !!process.stderr.isTTY) };
   if (common.compressed || common.pigz || common.compress) {
     const alg = (common.compress ?? (common.pigz ? 'pigz' : 'gzip')) as CompressOptions['alg'];

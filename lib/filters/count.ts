@@ -1,5 +1,5 @@
 // zb-count: pass the stream through byte for byte (framing kept) and count its
-// payload. The copy loop is synchronous (blocking reads and writes, like cat): the async
+// payload, at most --limit-rate bytes a second. The copy loop is synchronous (blocking reads and writes, like cat): the async
 // thread-pool round trip per 64 KiB pipe read costs half the throughput. Progress,
 // when asked for, ticks in a worker thread (lib/cli/progress.ts).
 import { openSync } from 'node:fs';
@@ -15,6 +15,23 @@ export interface CountOptions {
   json?: string;        // NDJSON events to this file; '-' = stderr
   quiet?: boolean;
   interval: number;     // seconds
+  limitRate?: number;   // bytes per second written, at most (averaged from the start)
+}
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+/** Holds the copy loop back so that what was written stays within rate bytes/s since the
+ *  first write (the loop blocks: it is synchronous, like the copy). */
+class Limiter {
+  private start = 0;
+  private sent = 0;
+  constructor(private rate: number) {}
+  wrote(n: number): void {
+    const now = performance.now();
+    if (!this.start) this.start = now;
+    this.sent += n;
+    const wait = this.start + (this.sent / this.rate) * 1000 - now;
+    if (wait > 1) Atomics.wait(nap, 0, 0, wait);
+  }
 }
 
 export async function count(o: CountOptions): Promise<void> {
@@ -26,12 +43,14 @@ export async function count(o: CountOptions): Promise<void> {
     ? new Progress({ name: o.name, size: r.meta.size ?? null, interval: o.interval, line, jsonFd }) : null;
   // a zb stream's wire bytes as they came (the scanner counts and checks them), or plain input
   const sc = r.plain ? null : new FrameScanner();
+  const limit = o.limitRate ? new Limiter(o.limitRate) : null;
   let n = 0;
   try {
     writeAll(1, r.headerBytes);
     for await (const b of sc ? r.wire(sc) : r.payload()) {
       n = sc ? sc.payload : n + b.length;
       writeAll(1, b);
+      limit?.wrote(b.length);
       p?.set(n);
     }
   } catch (e) {

@@ -86,7 +86,7 @@ export function legacyFilters(argvs: unknown, head?: Buffer): Filter[] {
 
 /** "gzip,openssl(aes-256-cbc)": filters for people, in the order applied. */
 export function describe(filters: Filter[]): string {
-  return filters.map(f => f.alg === 'openssl' ? `openssl(${f.cipher}${f.md ? ',' + f.md : ''})` : f.alg).join(',');
+  return filters.map(f => f.kind === 'command' ? `command(${f.alg})` : f.alg === 'openssl' ? `openssl(${f.cipher}${f.md ? ',' + f.md : ''})` : f.alg).join(',');
 }
 
 /** Which EVP_BytesToKey digest an old `openssl enc` file was made with: md5 (OpenSSL

@@ -3,6 +3,7 @@
 // on; the first bad field is named as a path (tank/data.snapshots[2].chunks[0].sha256).
 import { isAbsolute } from 'node:path';
 import { ALGS } from '../filters/compress/algs.js';
+import { FILTER_NAME } from '../stream/zb.js';
 
 /** tank_data@daily-3.16426210467462247978.000, or with a run tag when that name was taken:
  *  tank_data@daily-3.16426210467462247978.r0badc0de.000 (dataset with / → _, snapshot,
@@ -48,8 +49,9 @@ function field(o: Obj, k: string, path: string, ok: (v: unknown) => boolean, wha
 
 function checkFilter(f: unknown, p: string): void {
   if (!isObj(f)) fail(p, 'is not a filter (an object with kind and alg)', f);
-  field(f, 'kind', p, v => v === 'compress' || v === 'encrypt', "'compress' or 'encrypt'");
-  if (f.kind === 'compress') {
+  field(f, 'kind', p, v => v === 'compress' || v === 'encrypt' || v === 'command', "'compress', 'encrypt' or 'command'");
+  if (f.kind === 'command') field(f, 'alg', p, v => typeof v === 'string' && FILTER_NAME.test(v), 'a command filter name (letters, digits, . _ + -)');
+  else if (f.kind === 'compress') {
     field(f, 'alg', p, v => (ALGS as unknown[]).includes(v), `a compression zb-compress knows (${ALGS.join(', ')})`);
     field(f, 'level', p, count, 'a compression level (a whole number)', true);
   } else {

@@ -11,8 +11,10 @@ export const VERSION = 1;
 export const MAX_FRAME = 64 << 20;
 const MAX_HEADER = 1 << 20;
 
-/** One applied filter, as data (never argv). Compression: alg, level. Encryption: alg, format details. */
-export interface Filter { kind: 'compress' | 'encrypt'; alg: string; [k: string]: unknown }
+/** One applied filter, as data (never argv). Compression: alg, level. Encryption: alg, format details. A command: alg is its name. */
+export interface Filter { kind: 'compress' | 'encrypt' | 'command'; alg: string; [k: string]: unknown }
+/** The name of a command filter (its alg): what the map records and zb-list shows. */
+export const FILTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 export interface Meta {
   dataset?: string;          // source dataset, e.g. tank/data
@@ -35,6 +37,10 @@ export class CutStreamError extends ZbError {
   constructor(detail = 'input ended before the end frame') {
     super(`${detail}: the stream is incomplete (did an earlier stage fail?)`);
   }
+}
+/** Not a byte arrived (a filter with --raw takes that as empty data). */
+export class EmptyInputError extends CutStreamError {
+  constructor() { super('input is empty'); }
 }
 
 export function encodeHeader(meta: Meta): Buffer {
@@ -113,7 +119,7 @@ export class ZbReader {
   static async open(fd: number, opts: OpenOptions = {}): Promise<ZbReader> {
     const r = new FdReader(fd, undefined, opts.sync);
     const head = await r.peek(16);
-    if (head.length === 0) throw new CutStreamError('input is empty');
+    if (head.length === 0) throw new EmptyInputError();
     if (head.length >= 8 && head.subarray(0, 8).equals(MAGIC)) {
       if (head.length < 16) throw new CutStreamError('input ended inside the header');
       const version = head.readUInt32BE(8), len = head.readUInt32BE(12);

@@ -27,6 +27,8 @@ export interface Snapshot {
 
 export class ZfsError extends ZbError {}
 export class NoDatasetError extends ZfsError {}
+/** zfs failed with a message zfsError() does not know: the argv and zfs's words. */
+export class OtherZfsError extends ZfsError {}
 
 /** Probe what a host's zfs supports, from its usage text (one call; the host caches it). */
 export async function probeCaps(host: ZfsHost): Promise<Caps> {
@@ -73,7 +75,7 @@ export function zfsError(args: string[], stderr: string, code = 1): ZbError {
     return new ZfsError(`the incremental base is not an earlier snapshot of the same dataset (${s})`);
   if (/out of space|no space left/i.test(s)) return new ZfsError(`target pool is out of space (${s})`);
   if (/permission denied/i.test(s)) return new ZfsError(`permission denied: run as root or 'zfs allow' the needed permissions (${s})`);
-  return new ZfsError(`'zfs ${args.join(' ')}' failed${code ? ` with exit code ${code}` : ''}${s ? ': ' + s : ''}`);
+  return new OtherZfsError(`'zfs ${args.join(' ')}' failed${code ? ` with exit code ${code}` : ''}${s ? ': ' + s : ''}`);
 }
 
 export async function exists(host: ZfsHost, ds: string): Promise<boolean> {

@@ -15,8 +15,8 @@ export async function recv(host: ZfsHost, o: z.RecvOpts): Promise<void> {
   const r = await ZbReader.open(0, { plain: 'zfs', sync: true });   // blocking reads, like the writes
   const f = r.meta.filters.at(-1);
   if (f) {
-    const undo = f.kind === 'compress' ? 'zb-compress -d' : 'zb-encrypt -d';
-    throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : 'encrypted'} (${f.alg}): put '${undo}' before zb-recv`);
+    const undo = f.kind === 'compress' ? 'zb-compress -d' : f.kind === 'encrypt' ? 'zb-encrypt -d' : `zb-filter -d --name ${f.alg} -- COMMAND`;
+    throw new ZbError(`stream is ${f.kind === 'compress' ? 'compressed' : f.kind === 'encrypt' ? 'encrypted' : 'filtered by a command'} (${f.alg}): put '${undo}' before zb-recv`);
   }
   const args = await z.recvArgs(host, o);
   const [[pr, pw]] = pipes(1, false);

@@ -124,5 +124,5 @@ class StreamCheck {
 
 function sendFailed(args: string[], tail: string): ZbError {
   const e = z.zfsError(args, tail);
-  return /failed with exit code|^'zfs/.test(e.message) ? new ZbError(`zfs send failed: ${tail.trim().split('\n').slice(-2).join('; ') || 'no message'}`) : e;
+  return e instanceof z.OtherZfsError ? new ZbError(`zfs send failed: ${tail.trim().split('\n').slice(-2).join('; ') || 'no message'}`) : e;
 }

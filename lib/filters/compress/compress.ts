@@ -1,11 +1,11 @@
 // zb-compress: compress the payload of a zb stream (pushing a compress filter onto
 // the header) or decompress it (popping the filter); --raw speaks the plain format.
 import { ZbError, UsageError } from '../../errors.js';
-import { ZbReader, ZbWriter, CutStreamError, newMeta, type Filter, type Meta } from '../../stream/zb.js';
+import { ZbReader, ZbWriter, EmptyInputError, newMeta, type Filter, type Meta } from '../../stream/zb.js';
 import { isZfsStream } from '../../stream/zfs.js';
 import { ALGS, INFO, detect, family, parseInt10, program, type Alg } from './algs.js';
 import { zlibEngine, pump, coalesce } from './engine.js';
-import { throughChild, withDrain, type Drain } from './pipe.js';
+import { throughChild, withDrain, type Drain } from '../child.js';
 import { growStdio, which } from '../../os/proc.js';
 
 export interface CompressOptions {
@@ -90,7 +90,7 @@ function decoder(alg: Alg, threads: number | undefined, override: string | undef
 async function openInput(raw: boolean): Promise<ZbReader | null> {
   let r: ZbReader;
   try { r = await ZbReader.open(0, { plain: 'any' }); }
-  catch (e) { if (raw && e instanceof CutStreamError && e.message.startsWith('input is empty')) return null; throw e; }
+  catch (e) { if (raw && e instanceof EmptyInputError) return null; throw e; }
   if (r.plain && !raw && !isZfsStream(Buffer.from(await r.peek(16))))
     throw new ZbError('input is neither a zb stream nor a zfs send stream (use --raw to compress other data)');
   return r;

@@ -1,7 +1,7 @@
 // Node's zlib as a stage (gzip compression, and gzip-format decompression where pigz
 // is missing): pump() feeds the input and drains the output concurrently (backpressure
 // both ways) and decides which failure to report when several things go wrong.
-// Compressor children take the blocking path in pipe.ts instead.
+// Compressor children take the blocking path in ../child.ts instead.
 import zlib from 'node:zlib';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';

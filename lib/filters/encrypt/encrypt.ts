@@ -2,7 +2,7 @@
 // payload (or plain data with --raw), recording the filter in the header; -d reverses.
 import { randomBytes } from 'node:crypto';
 import { ZbError, UsageError } from '../../errors.js';
-import { ZbReader, ZbWriter, CutStreamError, newMeta, type Filter, type Meta } from '../../stream/zb.js';
+import { ZbReader, ZbWriter, EmptyInputError, newMeta, type Filter, type Meta } from '../../stream/zb.js';
 import { isZfsStream } from '../../stream/zfs.js';
 import { ALGS, INFO, type Alg } from '../compress/algs.js';
 import { buildHeader, parseHeader, parseRecipient, readIdentityFile, readRecipientsFile, unwrapFileKey,
@@ -30,7 +30,7 @@ export interface EncryptOptions {
 async function openInput(fd: number, plain: 'zfs' | 'any'): Promise<ZbReader | null> {
   try { return await ZbReader.open(fd, { plain, sync: true }); }
   catch (e) {  // empty plain input is valid data to encrypt
-    if (plain === 'any' && e instanceof CutStreamError && e.message.startsWith('input is empty')) return null;
+    if (plain === 'any' && e instanceof EmptyInputError) return null;
     throw e;
   }
 }

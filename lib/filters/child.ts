@@ -1,4 +1,4 @@
-// A compressor child on the data path with blocking I/O on both sides, the way
+// A filter child on the data path (a compressor, a command filter) with blocking I/O on both sides, the way
 // `cat | zstd | cat` moves bytes: the main thread reads fd 0, unframes and writes the
 // child's stdin; a drain reads the child's stdout, frames it and writes fd 1: perl (Linux,
 // when installed: it starts in ~5 ms) or else a worker thread (50-110 ms to start).
@@ -9,10 +9,10 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { openSync, closeSync, fstatSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZbError } from '../../errors.js';
-import { start, pipes, privateDir, perl, dieWithUs } from '../../os/proc.js';
-import { encodeHeader, encodeEnd, type ZbReader, type Meta } from '../../stream/zb.js';
-import { BUF, writeAll, diskFull } from '../../os/io.js';
+import { ZbError } from '../errors.js';
+import { start, pipes, privateDir, perl, dieWithUs } from '../os/proc.js';
+import { encodeHeader, encodeEnd, type ZbReader, type Meta } from '../stream/zb.js';
+import { BUF, writeAll, diskFull } from '../os/io.js';
 
 /**
  * Run argv with the payload of `input` (null: empty) on its stdin. Its stdout goes to
