@@ -1,11 +1,102 @@
 #!/usr/bin/env node
-// zb-chunk-s3: not yet implemented (the S3 issue fills it in).
-import { ZbError } from '../lib/errors.js';
-import { run, parseArgs } from '../lib/cli/command.js';
+// zb-chunk-s3: store a zb stream as chunk objects plus a map entry on S3; -d emits one back;
+// --verify re-hashes a store. See zb-chunk-s3(1) and zb-map(5).
+import { UsageError, ZbError } from '../lib/errors.js';
+import { run, parseArgs, prog } from '../lib/cli/command.js';
+import { parseSeconds, parseSize } from '../lib/cli/size.js';
+import { S3Store } from '../lib/store/s3/s3.js';
+import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
+import { PENDING_STATUS } from '../lib/store/s3/glacier.js';
+import { storeStream } from '../lib/store/write.js';
+import { emit, verifyStore } from '../lib/store/read.js';
+
+const help = `Usage: $0 --bucket B [OPTION]... < STREAM
+  or:  $0 -d --bucket B [OPTION]... DATASET[@SNAP] > STREAM
+  or:  $0 --verify --bucket B [--prefix P] [DATASET]
+Store a zb stream as chunk objects under s3://B/PREFIX/chunks/ and record it in
+s3://B/PREFIX/map.json (one PutObject), only once the whole stream arrived and
+every chunk's upload completed with the right size. With -d, write a stored
+snapshot back out: each chunk read once (one GET), its sha256 checked as it
+passes; a chunk that does not match cuts the stream before its end.
+
+  -b, --bucket B          the bucket (created when missing)
+  -P, --prefix P          key prefix in the bucket (default: this host's name)
+      --server URL        endpoint of an S3-compatible server (path-style)
+      --region R          region (default AWS_REGION, else us-east-1)
+      --key ID            access key id (default AWS_ACCESS_KEY_ID, the shared
+                          credentials file, --profile)
+      --secret S          secret key (ps shows it: prefer AWS_SECRET_ACCESS_KEY)
+      --profile NAME      profile of the shared credentials file
+      --chunk-size SIZE   largest chunk object (default 4G)
+      --part-size SIZE    multipart part size, 5M to 5G (default: 8M, or more
+                          when a chunk would need over --max-parts parts)
+      --max-parts N       most parts per chunk (default 10000)
+      --concurrency N     parts of a chunk in flight (default 4); peak memory is
+                          about 120M + part size x (concurrency + 2)
+      --storage-class C   storage class of the chunks (default the bucket's)
+      --timeout SECONDS   a request silent this long is retried (default 30;
+                          4 attempts: a dead server fails within 4 x this)
+      --no-glacier        no rule moving this prefix's chunks to GLACIER (and
+                          remove ours, if set); default: after --glacier-days
+      --glacier-days N    days before the move (default 1)
+      --dataset DS        source dataset, for input without zb-send's metadata
+      --snapshot SNAP     source snapshot name, likewise (both are needed)
+      --lock-wait SECONDS how long to wait for another writer's lock (default 60)
+  -v, --verbose           say what was stored
+  -d, --restore           emit DATASET[@SNAP] on stdout
+      --guid GUID         with -d: the stored snapshot with this guid
+      --raw               with -d: the plain payload, without zb framing
+      --restore-tier T    with -d: Bulk (default), Standard or Expedited, for
+                          chunks in GLACIER or DEEP_ARCHIVE
+      --restore-days N    with -d: days restored copies stay (default 7)
+      --wait              with -d: poll until archived chunks are readable
+      --verify            re-hash every chunk, check every incremental's parent
+      --help              display this help and exit
+      --version           output version information and exit
+
+Exit status: 0 success, 1 failure (nothing committed), 2 usage, 3 (-d) chunks
+are in an archive tier: their restore was requested, run again later.
+
+Examples:
+  zb-send tank/data | zb-chunk-s3 --bucket backups --server http://rgw:7480
+  zb-chunk-s3 -d --bucket backups tank/data | zb-recv tank/copy
+`;
 
 run(async (argv) => {
-  parseArgs(argv, {});
-  throw new ZbError('not yet implemented (the S3 issue builds it)');
-}, `Usage: $0 [OPTION]...
-Store a zb stream as chunk objects on S3. Not yet implemented.
-`);
+  const o = parseArgs(argv, {
+    string: [...S3_STRINGS, 'chunk-size', 'dataset', 'snapshot', 'lock-wait', 'guid', 'legacy-md'],
+    boolean: ['restore', 'raw', 'verify', 'verbose', 'glacier', 'wait'],
+    alias: { b: 'bucket', P: 'prefix', d: 'restore', v: 'verbose' },
+  });
+  const s3 = s3Options(o, argv);
+  const chunkSize = parseSize(o['chunk-size'] ?? '4G', 'chunk size');
+  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
+  const md = o['legacy-md'];
+  if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
+  if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
+  if (!o.restore && (o.raw || o.guid || md || o.wait)) throw new UsageError('--raw, --guid, --wait and --legacy-md go with -d');
+  const st = new S3Store({ ...s3, chunkSize });   // after the usage checks (the part-size rules among them)
+  if (o.verify) {
+    if (o._.length > 1) throw new UsageError('too many operands');
+    const r = await verifyStore(st, o._[0]);
+    for (const n of r.notes) process.stderr.write(`${prog}: note: ${n}\n`);
+    for (const p of r.problems) process.stdout.write(`${p}\n`);
+    if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) found in '${st.where}'`);
+    process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes: no problems\n`);
+    return;
+  }
+  if (o.restore) {
+    if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET[@SNAP] operand');
+    for (let said = false; ; said = true) {
+      try { await emit(st, { target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md }); return; } catch (e: any) {
+        if (!o.wait || e?.status !== PENDING_STATUS) throw e;
+        if (!said) process.stderr.write(`${prog}: ${e.message.replace(/, or give --wait$/, '')}; waiting\n`);
+        await new Promise(r => setTimeout(r, Number(process.env.ZB_S3_POLL_MS ?? 60_000)));
+      }
+    }
+  }
+  if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
+  if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
+  const msg = await storeStream(st, { chunkSize, lockWait, dataset: o.dataset, snapshot: o.snapshot });
+  if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
+}, help);

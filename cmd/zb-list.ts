@@ -10,11 +10,14 @@ import { localZfs, type ZfsHost } from '../lib/zfs/host.js';
 import { SshZfs } from '../lib/zfs/remote.js';
 import { remoteName } from '../lib/zfs/ssh.js';
 import { SSH_HELP, SSH_SPEC, sshOptions } from '../lib/cli/ssh.js';
+import { S3Store } from '../lib/store/s3/s3.js';
+import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
 import { hostname } from 'node:os';
 
 const help = `Usage: $0 [OPTION]... DATASET
   or:  $0 --host HOST [--user USER] [--port N] [OPTION]... DATASET
   or:  $0 --dir DEST [--prefix P] [OPTION]... [DATASET]
+  or:  $0 --s3 --bucket B [--prefix P] [--server URL] [OPTION]... [DATASET]
 List the snapshots (and bookmarks) of DATASET on the local pool, or on HOST's
 pool over ssh: name, guid, createtxg, creation time.
 
@@ -22,7 +25,10 @@ pool over ssh: name, guid, createtxg, creation time.
       --dir DEST     list the map of a zb-chunk-dir backup directory instead:
                      snapshot, guid, full or incremental (on what), bytes,
                      chunks, filters; no key needed
-      --prefix P     with --dir: the subdirectory (default: this host's name)
+      --prefix P     with --dir: the subdirectory (default: this host's name);
+                     with --s3: the key prefix
+      --s3           list the map of a zb-chunk-s3 bucket (--bucket, --server,
+                     --region, --key, --profile as for zb-chunk-s3), same columns
 ${SSH_HELP}  -H                 no header, tab-separated, creation in seconds since the epoch
       --json         a JSON array
       --help         display this help and exit
@@ -35,10 +41,16 @@ Examples:
 `;
 
 run(async (argv) => {
-  const o = parseArgs(argv, { string: ['dir', 'prefix', ...SSH_SPEC.string], multi: SSH_SPEC.multi,
-    boolean: ['recursive', 'H', 'json', ...SSH_SPEC.boolean], alias: { r: 'recursive', i: 'identity' } });
+  const o = parseArgs(argv, { string: ['dir', ...new Set([...S3_STRINGS, ...SSH_SPEC.string])], multi: SSH_SPEC.multi,
+    boolean: ['recursive', 'H', 'json', 's3', ...SSH_SPEC.boolean], alias: { r: 'recursive', i: 'identity' } });
   const ssh = sshOptions(o);
-  if (ssh && o.dir !== undefined) throw new UsageError('--dir and --host exclude each other');
+  if (ssh && (o.dir !== undefined || o.s3)) throw new UsageError(`${o.s3 ? '--s3' : '--dir'} and --host exclude each other`);
+  if (o.s3) {
+    if (o.dir !== undefined) throw new UsageError('give one of --dir and --s3');
+    if (o._.length > 1) throw new UsageError('too many operands');
+    const rows = await storeRows(new S3Store({ ...s3Options(o, argv), chunkSize: 1 }), { dataset: o._[0], raw: o.H || o.json });
+    return printRows(rows, STORE_COLUMNS, { H: o.H, json: o.json });
+  }
   if (o.dir !== undefined) {
     if (o._.length > 1) throw new UsageError('too many operands');
     const rows = await storeRows(new DirStore(o.dir, o.prefix ?? hostname()), { dataset: o._[0], raw: o.H || o.json });

@@ -9,6 +9,9 @@ export { ZFSBackupFilterCompressed, ZFSBackupFilterEncrypted, ZFSBackupFilterCou
 export type { BackupEvent } from './api/events.js';
 export type { StatusReport } from './api/options.js';
 export { DirStore } from './store/dir/dir.js';
+export { ZFSBackupS3, type S3MethodOptions } from './api/s3.js';
+export { S3Store } from './store/s3/s3.js';
+export type { S3Options } from './store/s3/client.js';
 export type { ChunkStore, StoreRun, ChunkSink, RunInfo, Stat } from './store/store.js';
 export { storeStream, cleanup, type StoreOptions } from './store/write.js';
 export { emit, verifyStore, chainProblem, type EmitOptions, type Report } from './store/read.js';

@@ -9,6 +9,10 @@ for pair in zfs:zfs-fuse zfs-fuse:zfs-fuse age:age openssl:openssl gzip:gzip pig
   cmd=${pair%%:*}; pkg=${pair#*:}
   PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
+# S3 interop and bench: Debian's aws (by path: a pyenv or pip aws may shadow it) and rclone
+[ -x /usr/bin/aws ] || need="$need awscli"
+[ -x /usr/bin/rclone ] || need="$need rclone"
+[ -x /usr/bin/curl ] || need="$need curl"   # test/ceph-rgw.sh
 if [ -n "$need" ]; then
   if [ -f /etc/debian_version ]; then
     echo "setup: installing$need"

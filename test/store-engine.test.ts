@@ -1,5 +1,5 @@
-// The chunk-store engine (lib/store/) against two stores, table-driven: the directory store
-// and an in-memory one (test/lib/memory-store.ts). The same cases, the same expectations:
+// The chunk-store engine (lib/store/) against three stores, table-driven: the directory store,
+// an in-memory one (test/lib/memory-store.ts) and the S3 store on a real s3rver. The same cases, the same expectations:
 // the seam is real when the engine keeps every promise on a store that is not a directory.
 // In process, through the package's exports; streams are files of a few MiB.
 import t from 'tap';
@@ -8,9 +8,25 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DirStore, ZbReader, ZbWriter, chainProblem, emit, readMap, storeStream, verifyStore, type ChunkStore, type Meta } from '../dist/lib/index.js';
+import { DirStore, S3Store, ZbReader, ZbWriter, chainProblem, emit, readMap, storeStream, verifyStore, type ChunkStore, type Meta } from '../dist/lib/index.js';
 import { MemoryStore } from './lib/memory-store.js';
 import { tmp } from './lib/util.js';
+import { objectFile, s3rver, S3ENV } from './lib/s3.js';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+
+Object.assign(process.env, S3ENV);
+const server = await s3rver(t);
+
+/** Counts GETs (read() calls) per key, and knows the marker of the run begun last. */
+class CountingS3 extends S3Store {
+  reads = new Map<string, number>();
+  last?: string;
+  read(key: string, range?: { start?: number; end?: number }): AsyncIterable<Buffer> {
+    this.reads.set(key, (this.reads.get(key) ?? 0) + 1);
+    return super.read(key, range);
+  }
+  async begin(stem: string) { const r: any = await super.begin(stem); this.last = r.markerKey; return r; }
+}
 
 class CountingDir extends DirStore {
   reads = new Map<string, number>();
@@ -24,11 +40,11 @@ class CountingDir extends DirStore {
 interface Kit {
   st: ChunkStore; reads: Map<string, number>; dir: string;
   /** flip a byte of an object */
-  corrupt(key: string, at: number): void;
+  corrupt(key: string, at: number): void | Promise<void>;
   /** put an object there that no run made */
-  put(key: string, b: Buffer): void;
-  /** the run begun last dies (its process, for a directory) */
-  kill(): void;
+  put(key: string, b: Buffer): void | Promise<void>;
+  /** the run begun last dies (its process, for a directory and S3) */
+  kill(): void | Promise<void>;
 }
 
 const KINDS: Record<string, (t: any) => Kit> = {
@@ -52,6 +68,19 @@ const KINDS: Record<string, (t: any) => Kit> = {
       corrupt: (key, at) => { st.objects.get(key)![at] ^= 1; },
       put: (key, b) => { st.objects.set(key, b); },
       kill: () => { st.made.at(-1)!.dead = true; },
+    };
+  },
+  s3: (t) => {
+    const prefix = `P${n++}`, st = new CountingS3({ bucket: 'engine', prefix, server: server.url, chunkSize: 1 << 20, glacierDays: 0 });
+    return {
+      st, reads: st.reads, dir: tmp(t),
+      corrupt: (key, at) => { const p = objectFile(server, 'engine', `${prefix}/${key}`), b = readFileSync(p); b[at] ^= 1; writeFileSync(p, b); },
+      put: async (key, b) => { await st.prepareWrite(); await st.c.send(new PutObjectCommand({ Bucket: 'engine', Key: `${prefix}/${key}`, Body: b })); },
+      kill: async () => {
+        const m = JSON.parse(await (await st.c.send(new GetObjectCommand({ Bucket: 'engine', Key: st.last! }))).Body!.transformToString());
+        m.pid = spawnSync('true').pid;
+        await st.c.send(new PutObjectCommand({ Bucket: 'engine', Key: st.last!, Body: JSON.stringify(m) }));
+      },
     };
   },
 };
@@ -136,7 +165,7 @@ for (const [kind, make] of Object.entries(KINDS)) {
     const k = make(t), data = randomBytes(3 << 20);
     await store(k, await streamFile(k.dir, meta('s1', '11'), data), 2 << 20);
     const e = (await readMap(k.st))['tank/data'].snapshots[0];
-    k.corrupt(`chunks/${e.chunks[0].name}`, 5);
+    await k.corrupt(`chunks/${e.chunks[0].name}`, 5);
     const z = await out(k, 'tank/data');
     t.match(z.error?.message, new RegExp(`^tank/data@s1: chunk '${e.chunks[0].name}' is corrupt \\(sha256 [0-9a-f]{64}, the map says ${e.chunks[0].sha256}\\); the stream stops before the chunk's last \\d+ bytes and its end: nothing receives it$`));
     t.ok(z.bytes.length < (2 << 20), 'the chunk did not go out whole');
@@ -168,13 +197,14 @@ for (const [kind, make] of Object.entries(KINDS)) {
     await store(k, await streamFile(k.dir, meta('s1', '11'), randomBytes(10_000)));
     const run = await k.st.begin('x'), sink = await run.create('tank_data@dead.9.000');
     await sink.write(randomBytes(1000)); await sink.close();
-    await run.publish(['tank_data@dead.9.000']);
-    k.put('chunks/other_data@x.1.000', Buffer.from('not ours'));
-    k.kill();
+    const [dead] = await run.publish(['tank_data@dead.9.000']);
+    t.ok((await chunkNames(k.st)).includes(dead), 'published');
+    await k.put('chunks/other_data@x.1.000', Buffer.from('not ours'));
+    await k.kill();
     t.match((await verifyStore(k.st)).notes.join('\n'), /was published by a failed backup and is not in the map: the next backup removes it/);
     await store(k, await streamFile(k.dir, meta('s2', '22', { name: 's1', guid: '11' }), randomBytes(10_000)));
     const names = await chunkNames(k.st);
-    t.notOk(names.includes('tank_data@dead.9.000'), 'the failed run\'s chunk is gone');
+    t.notOk(names.includes(dead), 'the failed run\'s chunk is gone');
     t.ok(names.includes('other_data@x.1.000'), 'a chunk no marker lists is kept');
     t.same(await k.st.runs(), [], 'the failed run is gone');
     t.match((await verifyStore(k.st)).notes, [/'chunks\/other_data@x.1.000' is not in the map; zfsbackup does not delete it/]);

@@ -149,13 +149,17 @@ export abstract class ChunkBackup extends Backup {
     }
     // every stage of every step built (and every key read) before the first receive
     const steps: ({ e: AnyEntry; read: Stage; undo: Stage[] } | undefined)[] = [];
+    const keys: string[] = [];   // every chunk of the steps: an archive tier is asked for all at once
     for (const [i, e] of chain.entries()) {
       if (i < from) { steps.push(undefined); continue; }
       const md = isLegacy(e) ? await this.legacyMd(e, o) : undefined;
-      const { meta } = await source(this.store, this.dataset, e, md);
+      const { meta, chunks } = await source(this.store, this.dataset, e, md);
+      keys.push(...chunks.map(c => c.key));
       const read = ['-d', ...(md ? ['--legacy-md', md] : []), ...(isLegacy(e) ? [`${this.dataset}@${e.Name}`] : ['--guid', e.guid, this.dataset])];
       steps.push({ e, read: this.readStage(read), undo: this.undoStages(e, meta, o) });
     }
+    const why = await this.store.prepareRead?.(keys);
+    if (why) throw new ZbError(why);
     if (steps.some(s => s?.undo.some(u => u.name === 'zb-encrypt'))) {
       if (o.passwordFile) readPassphraseFile(o.passwordFile);
       for (const i of o.identities ?? []) readSecretFile(i, 'identity file');

@@ -6,6 +6,8 @@ import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
 import { ZFSBackupSSH } from '../api/ssh.js';
 import { SSH_SPEC, sshOptions } from './ssh.js';
+import { ZFSBackupS3 } from '../api/s3.js';
+import { S3_STRINGS, s3Options } from '../store/s3/options.js';
 import type { RestoreOptions } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
 import { parseSeconds, parseSize } from './size.js';
@@ -60,6 +62,51 @@ Example: zfsbackup --dataset tank/data -C directory --dest /mnt/usb restore --to
     if (!args.to) throw new UsageError('restore needs --to POOL/DATASET');
     return { to: args.to, snapshot: args.snapshot ?? snap, passwordFile: common['password-file'], identities: args.identity, legacyMd: args['legacy-md'] };
   },
+};
+
+const s3Method: Method = {
+  spec: { string: [...S3_STRINGS, 'chunk-size', 'lock-wait', 'to', 'snapshot', 'legacy-md'], boolean: ['glacier'], multi: ['identity'],
+    alias: { b: 'bucket', P: 'prefix', i: 'identity' } },
+  operations: ['backup', 'list', 'restore', 'verify', 'status'],
+  usage: 's3 --bucket B [--prefix P] [--server URL] [--region R] [--no-glacier] [backup|list|restore --to DS [--snapshot S]|verify|status]',
+  help: `Usage: zfsbackup [COMMON-OPTION]... s3 --bucket B [OPTION]... [OPERATION]
+Store snapshots as chunk objects under s3://B/PREFIX/chunks/ with a map,
+PREFIX/map.json (zb-chunk-s3); incremental against the map by guid.
+
+  -b, --bucket B          the bucket (created when missing)
+  -P, --prefix P          key prefix (default: this host's name)
+      --server URL        endpoint of an S3-compatible server (path-style)
+      --region R          region (default AWS_REGION, else us-east-1)
+      --key ID, --secret S  credentials (default: AWS_ACCESS_KEY_ID and
+                          AWS_SECRET_ACCESS_KEY, the shared credentials file);
+                          handed to zb-chunk-s3 in its environment
+      --profile NAME      profile of the shared credentials file
+      --chunk-size SIZE   largest chunk object (default 4G)
+      --part-size SIZE, --max-parts N, --concurrency N, --storage-class C,
+      --timeout SECONDS   passed on to zb-chunk-s3 (see zb-chunk-s3 --help)
+      --no-glacier        no rule moving the chunks to GLACIER (removes ours);
+                          --glacier: the default, after --glacier-days N (1)
+      --lock-wait SECONDS how long to wait for another writer (default 60)
+      --to DS             restore: the dataset to receive into
+      --snapshot S        restore: the stored snapshot to arrive at (default newest)
+      --restore-tier T, --restore-days N
+                          restore: for chunks in GLACIER (Bulk, 7 days; exit 3
+                          while they are not readable)
+  -i, --identity FILE     restore: an age identity (repeatable)
+      --legacy-md md5|sha256
+                          restore: the original tool's openssl key digest
+
+Operations: backup (default), list, restore --to DS, verify (re-hash every
+chunk), status (OK or CRITICAL for monitoring).
+Example: zfsbackup --dataset tank/data -C s3 --bucket backups --server http://rgw:7480
+`,
+  create: (ds, args, o) => {
+    if (!args.bucket) throw new UsageError('the s3 method needs --bucket');
+    return new ZFSBackupS3(ds, { ...s3Options(args, process.argv), prefix: args.prefix,
+      chunkSize: args['chunk-size'] === undefined ? undefined : parseSize(args['chunk-size'], 'chunk size'),
+      lockWait: args['lock-wait'] === undefined ? undefined : parseSeconds(args['lock-wait'], '--lock-wait') }, o);
+  },
+  restoreOptions: (args, common, snap) => directoryMethod.restoreOptions!(args, common, snap),
 };
 
 /** The seed's ZFSBackupCount: a full send through the filters, counted, stored nowhere. */
@@ -127,6 +174,7 @@ Example: zfsbackup --dataset tank/data ssh --dest backup/tank --host nas --user 
       return new ZFSBackupSSH(ds, dest, { ...sshOptions(args)!, note: undefined }, o);
     },
   },
+  s3: s3Method,
   counter: countMethod,
   count: countMethod,
 };
