@@ -2,12 +2,11 @@
 // zb-chunk-dir: store a zb stream as chunk files plus a map entry; -d emits one back;
 // --verify re-hashes a store. See zb-chunk-dir(1) and zb-map(5).
 import { hostname } from 'node:os';
-import { UsageError, ZbError } from '../lib/errors.js';
-import { run, parseArgs, prog } from '../lib/cli/command.js';
+import { UsageError } from '../lib/errors.js';
+import { run, parseArgs } from '../lib/cli/command.js';
 import { parseSeconds, parseSize } from '../lib/cli/size.js';
 import { DirStore } from '../lib/store/dir/dir.js';
-import { storeStream } from '../lib/store/write.js';
-import { emit, verifyStore } from '../lib/store/read.js';
+import { CHUNK_BOOLEANS, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
 
 const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
   or:  $0 -d --dest DIR [OPTION]... DATASET[@SNAP] > STREAM
@@ -51,36 +50,11 @@ Examples:
 `;
 
 run(async (argv) => {
-  const o = parseArgs(argv, {
-    string: ['dest', 'prefix', 'chunk-size', 'dataset', 'snapshot', 'lock-wait', 'guid', 'legacy-md'],
-    boolean: ['restore', 'raw', 'verify', 'verbose'],
-    alias: { D: 'dest', P: 'prefix', d: 'restore', v: 'verbose' },
-  });
+  const o = parseArgs(argv, { string: ['dest', 'prefix', ...CHUNK_STRINGS], boolean: CHUNK_BOOLEANS,
+    alias: { D: 'dest', P: 'prefix', d: 'restore', v: 'verbose' } });
   if (!o.dest) throw new UsageError('missing --dest DIR');
-  const prefix = o.prefix ?? hostname();
-  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
-  const md = o['legacy-md'];
-  if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
-  if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
-  if (!o.restore && (o.raw || o.guid || md)) throw new UsageError('--raw, --guid and --legacy-md go with -d');
-  const st = () => new DirStore(o.dest, prefix);   // after the usage checks: those come first
-  if (o.verify) {
-    if (o._.length > 1) throw new UsageError('too many operands');
-    const r = await verifyStore(st(), o._[0]);
-    for (const n of r.notes) process.stderr.write(`${prog}: note: ${n}\n`);
-    for (const p of r.problems) process.stdout.write(`${p}\n`);
-    if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) found in '${o.dest}/${prefix}'`);
-    process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes: no problems\n`);
-    return;
-  }
-  if (o.restore) {
-    if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET[@SNAP] operand');
-    await emit(st(), { target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md });
-    return;
-  }
-  if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
-  if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
-  const msg = await storeStream(st(), { chunkSize: parseSize(o['chunk-size'] ?? '2G', 'chunk size'), lockWait,
-    dataset: o.dataset, snapshot: o.snapshot });
-  if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
+  parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
+  const md = chunkModes(o);
+  const chunkSize = o.restore || o.verify ? 0 : parseSize(o['chunk-size'] ?? '2G', 'chunk size');
+  await chunkCommand(() => new DirStore(o.dest, o.prefix ?? hostname()), o, chunkSize, md);
 }, help);

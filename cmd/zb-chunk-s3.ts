@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 // zb-chunk-s3: store a zb stream as chunk objects plus a map entry on S3; -d emits one back;
 // --verify re-hashes a store. See zb-chunk-s3(1) and zb-map(5).
-import { UsageError, ZbError } from '../lib/errors.js';
 import { run, parseArgs, prog } from '../lib/cli/command.js';
 import { parseSeconds, parseSize } from '../lib/cli/size.js';
 import { S3Store } from '../lib/store/s3/s3.js';
 import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
 import { PENDING_STATUS } from '../lib/store/s3/glacier.js';
-import { storeStream } from '../lib/store/write.js';
-import { emit, verifyStore } from '../lib/store/read.js';
+import { CHUNK_BOOLEANS, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
 
 const help = `Usage: $0 --bucket B [OPTION]... < STREAM
   or:  $0 -d --bucket B [OPTION]... DATASET[@SNAP] > STREAM
@@ -64,39 +62,22 @@ Examples:
 
 run(async (argv) => {
   const o = parseArgs(argv, {
-    string: [...S3_STRINGS, 'chunk-size', 'dataset', 'snapshot', 'lock-wait', 'guid', 'legacy-md'],
-    boolean: ['restore', 'raw', 'verify', 'verbose', 'glacier', 'wait'],
+    string: [...S3_STRINGS, ...CHUNK_STRINGS],
+    boolean: [...CHUNK_BOOLEANS, 'glacier', 'wait'],
     alias: { b: 'bucket', P: 'prefix', d: 'restore', v: 'verbose' },
   });
   const s3 = s3Options(o, argv);
   const chunkSize = parseSize(o['chunk-size'] ?? '4G', 'chunk size');
-  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
-  const md = o['legacy-md'];
-  if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
-  if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
-  if (!o.restore && (o.raw || o.guid || md || o.wait)) throw new UsageError('--raw, --guid, --wait and --legacy-md go with -d');
-  const st = new S3Store({ ...s3, chunkSize });   // after the usage checks (the part-size rules among them)
-  if (o.verify) {
-    if (o._.length > 1) throw new UsageError('too many operands');
-    const r = await verifyStore(st, o._[0]);
-    for (const n of r.notes) process.stderr.write(`${prog}: note: ${n}\n`);
-    for (const p of r.problems) process.stdout.write(`${p}\n`);
-    if (r.problems.length) throw new ZbError(`${r.problems.length} problem(s) found in '${st.where}'`);
-    process.stdout.write(`verified ${r.snapshots} snapshot(s), ${r.chunks} chunk(s), ${r.bytes} bytes: no problems\n`);
-    return;
-  }
-  if (o.restore) {
-    if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing DATASET[@SNAP] operand');
+  parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
+  const md = chunkModes(o, ['wait']);
+  // -d --wait: while chunks are in an archive tier (exit 3), ask again every ZB_S3_POLL_MS (60 s)
+  await chunkCommand(() => new S3Store({ ...s3, chunkSize }), o, chunkSize, md, async (emitNow) => {
     for (let said = false; ; said = true) {
-      try { await emit(st, { target: o._[0], guid: o.guid, raw: o.raw, legacyMd: md }); return; } catch (e: any) {
+      try { return await emitNow(); } catch (e: any) {
         if (!o.wait || e?.status !== PENDING_STATUS) throw e;
         if (!said) process.stderr.write(`${prog}: ${e.message.replace(/, or give --wait$/, '')}; waiting\n`);
         await new Promise(r => setTimeout(r, Number(process.env.ZB_S3_POLL_MS ?? 60_000)));
       }
     }
-  }
-  if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
-  if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
-  const msg = await storeStream(st, { chunkSize, lockWait, dataset: o.dataset, snapshot: o.snapshot });
-  if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
+  });
 }, help);
