@@ -69,7 +69,7 @@ for i in $(seq 50); do ceph osd new $U 0 >/dev/null 2>&1 && break; sleep 0.2; do
 ceph-osd -i 0 --mkfs --osd-uuid $U >/dev/null 2>&1
 ceph-osd -i 0 -f >$C/log/osd.stdout 2>&1 </dev/null & echo $! > $C/osd.pid
 radosgw -n client.rgw.a -f >$C/log/rgw.stdout 2>&1 </dev/null & echo $! > $C/rgw.pid
-for i in $(seq 150); do curl -s -o /dev/null http://127.0.0.1:$RGWPORT/ && break; sleep 0.2; done
+for i in $(seq 300); do curl -s -o /dev/null http://127.0.0.1:$RGWPORT/ && break; sleep 0.2; done   # 60 s: slow under a loaded CI
 fail() { echo "ceph-rgw.sh: $1; see $C/log" >&2; for p in rgw osd mon; do [ -f $C/$p.pid ] && kill "$(cat $C/$p.pid)" 2>/dev/null; done; exit 1; }
 curl -s -o /dev/null http://127.0.0.1:$RGWPORT/ || fail "radosgw did not answer on port $RGWPORT"
 timeout 60 radosgw-admin -n client.admin user create --uid test --display-name test --access-key TESTAK --secret TESTSECRET >/dev/null ||

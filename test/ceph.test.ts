@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 
 // started twice at most (a fresh cluster on other ports), each bounded: a Ceph that does
 // not come up fails this file with the script's line, never hangs it
-const C = mkdtempSync(join(tmpdir(), 'zbt-ceph-')), rgw = (...a: string[]) => execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), ...a], { encoding: 'utf8', timeout: 120_000 });
+const C = mkdtempSync(join(tmpdir(), 'zbt-ceph-')), rgw = (...a: string[]) => execFileSync('bash', [join(ROOT, 'test/ceph-rgw.sh'), ...a], { encoding: 'utf8', timeout: 140_000 });
 t.teardown(() => { rgw('stop', C); rmSync(C, { recursive: true, force: true }); });   // stopped before its dir (the pid files) goes
 let url = '';
 for (let i = 0; !url; i++) {
