@@ -6,7 +6,7 @@ import { UsageError } from '../lib/errors.js';
 import { run, parseArgs } from '../lib/cli/command.js';
 import { parseSeconds, parseSize } from '../lib/cli/size.js';
 import { DirStore } from '../lib/store/dir/dir.js';
-import { CHUNK_BOOLEANS, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
+import { CHUNK_BOOLEANS, CHUNK_HELP, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
 
 const help = `Usage: $0 --dest DIR [OPTION]... < STREAM
   or:  $0 -d --dest DIR [OPTION]... DATASET[@SNAP] > STREAM
@@ -21,14 +21,7 @@ no receive commits it.
   -D, --dest DIR          the backup directory (must exist)
   -P, --prefix P          subdirectory of DIR (default: this host's name)
       --chunk-size SIZE   largest chunk file (default 2G; e.g. 512M)
-      --dataset DS        source dataset, for input without zb-send's metadata
-      --snapshot SNAP     source snapshot name, likewise (both are needed)
-      --lock-wait SECONDS how long to wait for another writer's lock (default 60)
-  -v, --verbose           say what was stored
-  -d, --restore           emit DATASET[@SNAP] on stdout
-      --guid GUID         with -d: the stored snapshot with this guid
-      --raw               with -d: the plain payload, without zb framing
-      --legacy-md md5|sha256
+${CHUNK_HELP}      --legacy-md md5|sha256
                           with -d: the key digest of an original-tool openssl
                           backup (md5 before OpenSSL 1.1, sha256 since)
       --verify            re-hash every chunk, check every incremental's parent

@@ -6,7 +6,7 @@ import { parseSeconds, parseSize } from '../lib/cli/size.js';
 import { S3Store } from '../lib/store/s3/s3.js';
 import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
 import { PENDING_STATUS } from '../lib/store/s3/glacier.js';
-import { CHUNK_BOOLEANS, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
+import { CHUNK_BOOLEANS, CHUNK_HELP, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
 
 const help = `Usage: $0 --bucket B [OPTION]... < STREAM
   or:  $0 -d --bucket B [OPTION]... DATASET[@SNAP] > STREAM
@@ -37,14 +37,7 @@ passes; a chunk that does not match cuts the stream before its end.
       --no-glacier        no rule moving this prefix's chunks to GLACIER (and
                           remove ours, if set); default: after --glacier-days
       --glacier-days N    days before the move (default 1)
-      --dataset DS        source dataset, for input without zb-send's metadata
-      --snapshot SNAP     source snapshot name, likewise (both are needed)
-      --lock-wait SECONDS how long to wait for another writer's lock (default 60)
-  -v, --verbose           say what was stored
-  -d, --restore           emit DATASET[@SNAP] on stdout
-      --guid GUID         with -d: the stored snapshot with this guid
-      --raw               with -d: the plain payload, without zb framing
-      --restore-tier T    with -d: Bulk (default), Standard or Expedited, for
+${CHUNK_HELP}      --restore-tier T    with -d: Bulk (default), Standard or Expedited, for
                           chunks in GLACIER or DEEP_ARCHIVE
       --restore-days N    with -d: days restored copies stay (default 7)
       --wait              with -d: poll until archived chunks are readable

@@ -11,6 +11,16 @@ import type { LegacyMd } from '../store/legacy.js';
 export const CHUNK_STRINGS = ['chunk-size', 'dataset', 'snapshot', 'lock-wait', 'guid', 'legacy-md'];
 export const CHUNK_BOOLEANS = ['restore', 'raw', 'verify', 'verbose'];
 
+/** Their --help lines for the options they share. */
+export const CHUNK_HELP = `      --dataset DS        source dataset, for input without zb-send's metadata
+      --snapshot SNAP     source snapshot name, likewise (both are needed)
+      --lock-wait SECONDS how long to wait for another writer's lock (default 60)
+  -v, --verbose           say what was stored
+  -d, --restore           emit DATASET[@SNAP] on stdout
+      --guid GUID         with -d: the stored snapshot with this guid
+      --raw               with -d: the plain payload, without zb framing
+`;
+
 /** The usage checks (before any store is made: they come first); `dOnly` are further
  *  options that go with -d. Returns --legacy-md. */
 export function chunkModes(o: Opts, dOnly: string[] = []): LegacyMd | undefined {
