@@ -9,7 +9,7 @@ import { zfsBegin } from '../stream/zfs.js';
 import { addEntry, byGuid, entryName, MAP_VERSION, readMap, referenced, VERSION_KEY, writeMap, type ChunkRef, type Entry, type MapDoc } from './map.js';
 import { mapProblem } from './map-check.js';
 import { chainProblem } from './read.js';
-import type { ChunkStore } from './store.js';
+import type { ChunkStore, StoreRun } from './store.js';
 import { Chunker } from './chunker.js';
 
 export interface StoreOptions {
@@ -115,27 +115,47 @@ export async function storeStream(st: ChunkStore, o: StoreOptions): Promise<stri
     for await (const _ of r.payload()) { /* read to the end frame: the sender must not see a broken pipe */ }
     return `${early.warn ? 'warning: ' : ''}${label} (guid ${meta.guid}) is already stored in '${st.where}'${early.skip}; nothing written`;
   }
-  try { await st.prepareWrite(); await cleanup(st, o.lockWait); } catch (e) {
-    const f = full(e);
-    throw f ? new ZbError(`${f} in '${st.where}'`) : e;
-  }
   const stem = `${ds.replace(/\//g, '_')}@${meta.snapshot}.${meta.guid ?? 't' + Date.now()}`;
-  const run = await st.begin(stem), ch = new Chunker(run, stem, o.chunkSize);
-  let release: (() => Promise<void>) | undefined, stopping = false;
-  // a signal: remove what this run made (abort may take time on a remote store: bounded)
+  let run: StoreRun | undefined, release: (() => Promise<void>) | undefined, stopping = false;
+  // a signal, from before the first lock on: remove what this run made and let go of the lock
+  // (abort may take time on a remote store: bounded)
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     const quit = () => process.exit(signalStatus(sig));
     setTimeout(quit, 10_000);
-    run.abort().catch(() => {}).then(() => release?.()).catch(() => {}).finally(quit);
+    (run ? run.abort() : Promise.resolve()).catch(() => {}).then(() => release?.()).catch(() => {}).finally(quit);
   };
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of sigs) process.on(s, onSignal);
   try {
+    try {   // what failed runs left goes first (cleanup(), here with the lock in reach of the signal handler)
+      await st.prepareWrite();
+      release = await st.lock(o.lockWait);
+      await sweep(st, referenced(await readMap(st)));
+      const r0 = release; release = undefined; await r0();
+      run = await st.begin(stem);
+    } catch (e) {
+      const f = full(e);
+      throw f ? new ZbError(`${f} in '${st.where}'`) : e;
+    }
+    return await chunks(st, o, r, meta, run, stem, (f) => { release = f; });
+  } finally {
+    await release?.();
+    for (const s of sigs) process.off(s, onSignal);
+  }
+}
+
+/** The rest of storeStream: the payload into the run's chunks, then the commit under the lock
+ *  (`locked` hands the release to storeStream, which lets go of it, also on a signal). */
+async function chunks(st: ChunkStore, o: StoreOptions, r: ZbReader, meta: Meta, run: StoreRun, stem: string,
+  locked: (release: () => Promise<void>) => void): Promise<string> {
+  const ds = meta.dataset!, label = `${ds}@${meta.snapshot}`;
+  const ch = new Chunker(run, stem, o.chunkSize);
+  try {
     for await (const b of r.payload()) await ch.write(b);
     await ch.finish();
-    release = await st.lock(o.lockWait);
+    locked(await st.lock(o.lockWait));
     const doc = await readMap(st);
     await sweep(st, referenced(doc));
     const now = meta.guid ? byGuid(doc, ds, meta.guid) : undefined;
@@ -162,8 +182,5 @@ export async function storeStream(st: ChunkStore, o: StoreOptions): Promise<stri
     const f = full(e);
     if (f) throw new ZbError(`${f} in '${st.where}'`);
     throw ioError(e, 'cannot store the stream');
-  } finally {
-    await release?.();
-    for (const s of sigs) process.off(s, onSignal);
   }
 }
