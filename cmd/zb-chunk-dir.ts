@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { UsageError } from '../lib/errors.js';
 import { run, parseArgs } from '../lib/cli/command.js';
-import { parseSeconds, parseSize } from '../lib/cli/size.js';
+import { parseSize } from '../lib/cli/size.js';
 import { DirStore } from '../lib/store/dir/dir.js';
 import { CHUNK_BOOLEANS, CHUNK_HELP, CHUNK_STRINGS, chunkCommand, chunkModes } from '../lib/cli/chunk-command.js';
 
@@ -46,8 +46,7 @@ run(async (argv) => {
   const o = parseArgs(argv, { string: ['dest', 'prefix', ...CHUNK_STRINGS], boolean: CHUNK_BOOLEANS,
     alias: { D: 'dest', P: 'prefix', d: 'restore', v: 'verbose' } });
   if (!o.dest) throw new UsageError('missing --dest DIR');
-  parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
-  const md = chunkModes(o);
+  const modes = chunkModes(o);
   const chunkSize = o.restore || o.verify ? 0 : parseSize(o['chunk-size'] ?? '2G', 'chunk size');
-  await chunkCommand(() => new DirStore(o.dest, o.prefix ?? hostname()), o, chunkSize, md);
+  await chunkCommand(() => new DirStore(o.dest, o.prefix ?? hostname()), o, chunkSize, modes);
 }, help);

@@ -2,7 +2,7 @@
 // zb-chunk-s3: store a zb stream as chunk objects plus a map entry on S3; -d emits one back;
 // --verify re-hashes a store. See zb-chunk-s3(1) and zb-map(5).
 import { run, parseArgs, prog } from '../lib/cli/command.js';
-import { parseSeconds, parseSize } from '../lib/cli/size.js';
+import { parseSize } from '../lib/cli/size.js';
 import { S3Store } from '../lib/store/s3/s3.js';
 import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
 import { PENDING_STATUS } from '../lib/store/s3/glacier.js';
@@ -61,10 +61,9 @@ run(async (argv) => {
   });
   const s3 = s3Options(o, argv);
   const chunkSize = parseSize(o['chunk-size'] ?? '4G', 'chunk size');
-  parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
-  const md = chunkModes(o, ['wait']);
+  const modes = chunkModes(o, ['wait']);
   // -d --wait: while chunks are in an archive tier (exit 3), ask again every ZB_S3_POLL_MS (60 s)
-  await chunkCommand(() => new S3Store({ ...s3, chunkSize }), o, chunkSize, md, async (emitNow) => {
+  await chunkCommand(() => new S3Store({ ...s3, chunkSize }), o, chunkSize, modes, async (emitNow) => {
     for (let said = false; ; said = true) {
       try { return await emitNow(); } catch (e: any) {
         if (!o.wait || e?.status !== PENDING_STATUS) throw e;

@@ -22,19 +22,20 @@ export const CHUNK_HELP = `      --dataset DS        source dataset, for input w
 `;
 
 /** The usage checks (before any store is made: they come first); `dOnly` are further
- *  options that go with -d. Returns --legacy-md. */
-export function chunkModes(o: Opts, dOnly: string[] = []): LegacyMd | undefined {
+ *  options that go with -d. Returns --legacy-md and --lock-wait. */
+export function chunkModes(o: Opts, dOnly: string[] = []): { md: LegacyMd | undefined; lockWait: number } {
+  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
   const md = o['legacy-md'];
   if (md !== undefined && md !== 'md5' && md !== 'sha256') throw new UsageError(`--legacy-md is md5 or sha256, not '${md}'`);
   if (o.restore && o.verify) throw new UsageError('give one of -d and --verify');
   const withD = ['raw', 'guid', ...dOnly, 'legacy-md'];
   if (!o.restore && withD.some(k => o[k])) throw new UsageError(`${withD.map(k => `--${k}`).join(', ').replace(/, ([^,]*)$/, ' and $1')} go with -d`);
-  return md;
+  return { md, lockWait };
 }
 
 /** Run the mode o asks for against the store `make` makes (after the operand checks, which
  *  come first); `emitOnce` may wrap emit (S3's --wait). */
-export async function chunkCommand(make: () => ChunkStore, o: Opts, chunkSize: number, md: LegacyMd | undefined,
+export async function chunkCommand(make: () => ChunkStore, o: Opts, chunkSize: number, { md, lockWait }: ReturnType<typeof chunkModes>,
   emitOnce: (run: () => Promise<void>) => Promise<void> = (run) => run()): Promise<void> {
   if (o.verify) {
     if (o._.length > 1) throw new UsageError('too many operands');
@@ -52,7 +53,6 @@ export async function chunkCommand(make: () => ChunkStore, o: Opts, chunkSize: n
   }
   if (o._.length) throw new UsageError(`unexpected operand '${o._[0]}' (the stream comes on stdin)`);
   if ((o.dataset === undefined) !== (o.snapshot === undefined)) throw new UsageError('--dataset and --snapshot go together');
-  const lockWait = parseSeconds(o['lock-wait'] ?? '60', '--lock-wait');
   const msg = await storeStream(make(), { chunkSize, lockWait, dataset: o.dataset, snapshot: o.snapshot });
   if (o.verbose || !msg.startsWith('stored')) process.stderr.write(`${prog}: ${msg}\n`);
 }
