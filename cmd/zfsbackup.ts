@@ -31,8 +31,9 @@ Common options:
                           without it such a run is refused and says why
       --no-iterate-incrementals
                           one zfs send -I instead of one send per snapshot
-      --json              with backup: events on stdout, one JSON object a line
-                          (start, snapshot, progress, done, failure, summary)
+      --json              with backup and restore: events on stdout, one JSON
+                          object a line (start, snapshot, progress, done,
+                          failure, summary)
   -n, --dry-run           print the snapshots that would be sent and each one's
                           pipeline (commands to paste); nothing runs or changes
       --progress          a progress line on stderr (default on a terminal)

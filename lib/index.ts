@@ -1,5 +1,6 @@
 // The typed API: the seed's object model over the same code the binaries run.
 export { Backup, ZFSBackup, filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type Step } from './api/zfs.js';
+export type { SendChoice } from './api/backup.js';
 export { ChunkBackup, type RestoreOptions, type RestoreReport, type VerifyReport } from './api/chunks.js';
 export { ZFSBackupDirectory, type DirectoryOptions } from './api/directory.js';
 export { ZFSBackupSSH, type SshOptions } from './api/ssh.js';

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZFSBackupDirectory, type BackupEvent } from '../dist/lib/index.js';
+import { ZFSBackupDirectory, ZFSBackupFilterCommand, type BackupEvent } from '../dist/lib/index.js';
 import { ok, sh, pool, fill, tmp, ENV, ROOT } from './lib/util.js';
 
 process.env.PATH = ENV.PATH;
@@ -87,4 +87,32 @@ t.test('the API: events as a user subscribes to them', async (t) => {
   await b.backup();
   t.same(seen.map(e => e.event).filter(e => e !== 'progress'), ['start', 'snapshot', 'done', 'summary']);
   t.ok(done && done.event === 'done' && (done.bytes ?? 0) > 300_000, 'done carries the bytes sent');
+});
+
+t.test('restore tells its progress too: --json lines valid against the page, and the API\'s events', async (t) => {
+  const s = schema();
+  const p = pool(t), d = tmp(t), ds = `${p.name}/data`;
+  await ok(`zfs create ${ds}`);
+  fill(`${p.mnt}/data/a.bin`, 1_000_000, true); await ok(`zfs snapshot ${ds}@a`);
+  fill(`${p.mnt}/data/b.bin`, 300_000); await ok(`zfs snapshot ${ds}@b`);
+  await ok(`zfsbackup -C --dataset ${ds} directory --dest ${d} --prefix P`);
+  const r = await ok(`zfsbackup --json -C --dataset ${ds} directory --dest ${d} --prefix P restore --to ${p.name}/back`);
+  const ev = r.out.trim().split('\n').map(l => JSON.parse(l));
+  check(t, ev, s);
+  t.same(ev.filter(e => e.event !== 'progress').map(e => [e.event, e.snapshot, e.base ?? null]),
+    [['snapshot', `${ds}@a`, null], ['done', `${ds}@a`, null], ['snapshot', `${ds}@b`, `${ds}@a`], ['done', `${ds}@b`, null]]);
+  const sent = Number((await ok(`zb-send ${ds}@a | zb-count -q --json - 2>&1 >/dev/null | grep '"done"'`)).out.match(/"bytes":(\d+)/)![1]);
+  t.equal(ev[1].bytes, sent, 'done: the bytes of the zfs stream received (the filters undone)');
+  // the API: a restore that takes over a second (a slow command filter) ticks progress events
+  const b = new ZFSBackupDirectory(ds, d, { filters: [new ZFSBackupFilterCommand({ name: 'slow', backupCommand: ['/bin/cat'] })] }, { prefix: 'Q' });
+  await b.backup({ snapname: 'a' });
+  const seen: BackupEvent[] = [];
+  b.on('event', (e: BackupEvent) => seen.push(e));
+  const back = await b.restore({ to: `${p.name}/api`, filters: [new ZFSBackupFilterCommand({ name: 'slow', backupCommand: ['/bin/cat'], restoreCommand: ['sh', '-c', 'sleep 1.5; exec cat'] })] });
+  t.same(back.restored, ['a'], 'backup({ snapname }) stored only @a; restored');
+  const prog = seen.filter(e => e.event === 'progress');
+  t.ok(prog.length >= 1, `progress events while it ran (${prog.length})`);
+  t.ok(prog.every(e => e.event === 'progress' && e.snapshot === `${ds}@a` && typeof e.bytes === 'number'), 'each names the snapshot, with bytes');
+  const done = seen.find(e => e.event === 'done');
+  t.equal(done?.event === 'done' ? done.bytes : null, sent, 'done carries the bytes received');
 });

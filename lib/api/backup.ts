@@ -16,6 +16,10 @@ import type { BackupOptions, StatusReport, Step } from './options.js';
 export { filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type StatusReport, type Step } from './options.js';
 export type { BackupEvent } from './events.js';
 
+/** What to send: the snapshot (default the latest), a full stream even where an incremental
+ *  is possible, one send per snapshot (default) or one `zfs send -I`. */
+export interface SendChoice { snapname?: string; forceFull?: boolean; iterate?: boolean }
+
 /** Events: 'start', 'snapshot', 'progress', 'done', 'failure', 'summary' (each a BackupEvent
  *  of that name), and 'event' for every one of them. */
 export abstract class Backup extends EventEmitter {
@@ -111,8 +115,10 @@ export abstract class Backup extends EventEmitter {
   /** Whether a full stream may be stored beside unrelated snapshots (a directory may; a dataset may not). */
   protected allowsUnrelatedFull(): boolean { return false; }
 
-  /** The seed's backup(snapname=None, force_full=False). Returns the steps it sent. */
-  async backup(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
+  /** The seed's backup(snapname=None, force_full=False): `backup('mon', { forceFull: true })`
+   *  or `backup({ snapname: 'mon', forceFull: true })`. Returns the steps it sent. */
+  async backup(snapname?: string | SendChoice, o: SendChoice = {}): Promise<Step[]> {
+    if (typeof snapname === 'object') { o = snapname; snapname = snapname.snapname; }
     const t0 = Date.now();
     let current: string | null = null, bytes = 0, sent = 0, target = this.dest;
     const summary = (ok: boolean) => this.tell({ event: 'summary', dataset: this.dataset, target, snapshots: sent, bytes, seconds: (Date.now() - t0) / 1000, ok });
@@ -142,7 +148,7 @@ export abstract class Backup extends EventEmitter {
   /** Emit an event under its name and as 'event'. */
   protected tell(e: BackupEvent): void { this.emit(e.event, e); this.emit('event', e); }
   /** Whether anyone takes the counts of a step (events, or -v's line). */
-  private get metered(): boolean {
+  protected get metered(): boolean {
     return !!this.opts.verbose || ['progress', 'done', 'event'].some(n => this.listenerCount(n) > 0);
   }
 
@@ -168,7 +174,19 @@ export abstract class Backup extends EventEmitter {
     const m = this.meter;
     return { quiet: this.opts.quiet, ...(m ? { onStderr: (i, line, end) => { if (!m.take(i, line) && !this.opts.quiet) forwardStderr(i, line, end); } } : {}) };
   }
-  private meter?: Meter;
+  protected meter?: Meter;
+
+  /** The zb-count stage that shows progress (--progress) and counts for the events, or none. */
+  protected countStage(label: string, metered: boolean): Stage | undefined {
+    if (!this.opts.progress && !metered) return undefined;
+    return stage('zb-count', ['-q', '--name', label, ...(this.opts.progress ? ['--progress'] : []), ...(metered ? ['--json', '-'] : [])]);
+  }
+
+  /** A meter of snapshot `name` whose counts come from the zb-count stage at `at`: its
+   *  progress lines become 'progress' events. */
+  protected newMeter(name: string, at: number | undefined, storedAt?: number): Meter | undefined {
+    return at === undefined ? undefined : new Meter(at, storedAt, (p) => this.tell({ event: 'progress', snapshot: name, ...p }));
+  }
 
   /** Run one step's stages (the last one's output goes nowhere: the sink wrote it). */
   protected runStages(_step: Step, stages: Stage[]): Promise<PipelineResult> {
@@ -194,10 +212,8 @@ export abstract class Backup extends EventEmitter {
   protected async stepStages(step: Step, replace: boolean, metered: boolean): Promise<{ stages: Stage[]; sentAt?: number; storedAt?: number }> {
     const stages = [this.sendStage(step)];
     let sentAt: number | undefined, storedAt: number | undefined;
-    if (this.opts.progress || metered) {
-      sentAt = stages.length;
-      stages.push(stage('zb-count', ['-q', '--name', step.snapshot.snap, ...(this.opts.progress ? ['--progress'] : []), ...(metered ? ['--json', '-'] : [])]));
-    }
+    const count = this.countStage(step.snapshot.snap, metered);
+    if (count) { sentAt = stages.length; stages.push(count); }
     const filters = this.filterStages();
     stages.push(...filters);
     if (metered && filters.length) { storedAt = stages.length; stages.push(stage('zb-count', ['-q', '--json', '-'])); }
@@ -210,7 +226,7 @@ export abstract class Backup extends EventEmitter {
   protected async runStep(step: Step, replace: boolean): Promise<number> {
     const t0 = Date.now(), name = step.snapshot.name;
     const { stages, sentAt, storedAt } = await this.stepStages(step, replace, this.metered);
-    const m = sentAt === undefined ? undefined : new Meter(sentAt, storedAt, (p) => this.tell({ event: 'progress', snapshot: name, ...p }));
+    const m = this.newMeter(name, sentAt, storedAt);
     this.meter = m;
     try {
       const r = await this.runStages(step, stages);

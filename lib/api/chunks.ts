@@ -172,11 +172,17 @@ export abstract class ChunkBackup extends Backup {
       const prev = i > 0 ? chain[i - 1] : undefined;
       const F = await needsForce({ target: to, base: prev && entryName(prev), recursive: isLegacy(s.e) ? !!s.e.Recursive : s.e.recursive,
         keep: (t) => t.dataset === to ? inChain(t) : names.has(t.snap), force, host: this.host }).catch((e) => { throw new ZbError(`${e.message}${left(to, done)}`, e.status); });
-      const progress = this.opts.progress ? [stage('zb-count', ['-q', '--progress', '--name', `restore ${entryName(s.e)}`])] : [];
-      const stages = [s.read, ...s.undo, ...progress, stage('zb-recv', [...(F ? ['-F'] : []), to])];
-      if (this.opts.verbose) this.log(`restoring ${label(s.e)} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
-      const r = await runPipeline(stages, { stdout: 'ignore', quiet: this.opts.quiet });
-      if (!r.ok) this.failed(r, stages.length, `restore of ${label(s.e)}: `, left(to, done));
+      const name = label(s.e), t0 = Date.now(), metered = this.metered;
+      this.tell({ event: 'snapshot', snapshot: name, base: i > 0 ? label(chain[i - 1]) : null, index: i - from + 1, total: chain.length - from });
+      const count = this.countStage(`restore ${entryName(s.e)}`, metered);
+      const stages = [s.read, ...s.undo, ...(count ? [count] : []), stage('zb-recv', [...(F ? ['-F'] : []), to])];
+      if (this.opts.verbose) this.log(`restoring ${name} (${i === 0 ? 'full' : 'incremental'}) into ${to} [${i - from + 1}/${chain.length - from}]`);
+      const m = this.meter = metered ? this.newMeter(name, count ? 1 + s.undo.length : undefined) : undefined;
+      try {
+        const r = await runPipeline(stages, { stdout: 'ignore', ...this.stderrOptions() });
+        if (!r.ok) this.failed(r, stages.length, `restore of ${name}: `, left(to, done));
+      } finally { this.meter = undefined; }
+      this.tell({ event: 'done', snapshot: name, bytes: m?.sent ?? null, stored: null, seconds: (Date.now() - t0) / 1000 });
       done.push(entryName(s.e));
     }
     return { target: to, restored: done, snapshot: entryName(last) };

@@ -54,10 +54,10 @@ export async function main(argv: string[]): Promise<number | void> {
   const obj = method.create(target, args, options(common, name));
   const snap = target.includes('@') ? target.split('@')[1] : undefined;
   if (common['dry-run'] && op !== 'backup') throw new UsageError(`--dry-run goes with the backup operation, not '${op}'`);
+  if (common.json && (op === 'backup' || op === 'restore')) obj.on('event', (e) => process.stdout.write(JSON.stringify(e) + '\n'));
   switch (op) {
     case 'backup': {
       if (common['dry-run']) return dryRun(obj, snap, { forceFull: common.full || obj instanceof ZFSBackupCount, iterate: common['iterate-incrementals'] !== false });
-      if (common.json) obj.on('event', (e) => process.stdout.write(JSON.stringify(e) + '\n'));
       if (obj instanceof ZFSBackupCount) {
         const r = await obj.count(snap);
         process.stdout.write(common.json ? JSON.stringify({ event: 'count', ...r }) + '\n' : `${r.bytes} ${r.snapshot}\n`);
