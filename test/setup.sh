@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install and start what the tests need: zfs-fuse, the reference CLIs, sshd, mandoc, perl
-# (the pipe-size test; the code only uses it when it is there).
+# (the pipe-size test; the code only uses it when it is there), unshare and ip (the examples
+# test runs the documented examples in a namespace of their own).
 # Idempotent; installs only what is missing (Debian/Ubuntu only).
 set -eu
 need=""
 for pair in zfs:zfs-fuse zfs-fuse:zfs-fuse age:age openssl:openssl gzip:gzip pigz:pigz zstd:zstd \
-            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv python3:python3 perl:perl-base; do
+            xz:xz-utils lz4:lz4 mandoc:mandoc sshd:openssh-server ssh-keygen:openssh-client pv:pv python3:python3 perl:perl-base \
+            bzip2:bzip2 ip:iproute2 unshare:util-linux flock:util-linux; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
