@@ -28,6 +28,7 @@ t.test('npm pack, npm install -g of the tarball: bins, man pages, a backup and a
   }
   const env = { PATH: `${join(prefix, 'bin')}:/usr/sbin:/sbin:/usr/bin:/bin` };
   t.match((await ok('zb-send --version', { env })).out, new RegExp(`^zb-send ${pkg.version.replace(/\./g, '\\.')}\n$`));
+  t.match((await ok('zb-chunk-s3 --version && zb-recv-ssh --version', { env })).out, /^zb-chunk-s3 .*\nzb-recv-ssh /, 'the vendored bundles are in the package');
   t.match((await ok('command -v zfsbackup', { env })).out, new RegExp(`^${prefix}/bin/zfsbackup`), 'the installed one, not dist/bin');
   const p = pool(t), store = tmp(t);
   await ok(`zfs create ${p.name}/data`);
@@ -40,8 +41,10 @@ t.test('npm pack, npm install -g of the tarball: bins, man pages, a backup and a
 
 t.test('make install, then make uninstall, into a DESTDIR: nothing left', async (t) => {
   const d = tmp(t);
-  await ok(`cd ${ROOT} && make -s install-files ZB=dist/zb.cjs DESTDIR=${d} PREFIX=/usr/local`);
+  await ok(`cd ${ROOT} && make -s install-files ZB=dist/zb.cjs BESIDE=dist/vendor DESTDIR=${d} PREFIX=/usr/local`);
   t.ok(existsSync(join(d, 'usr/local/bin/zfsbackup')) && existsSync(join(d, 'usr/local/share/man/man8/zfsbackup.8')), 'installed');
+  for (const b of ['zb-chunk-s3', 'zb-recv-ssh'])   // each loads its vendored bundle (AWS SDK, ssh2) from beside the program
+    t.match((await ok(`${d}/usr/local/bin/${b} --version`, { env: { PATH: '/usr/bin:/bin' } })).out, new RegExp(`^${b} `), `${b} runs from the DESTDIR`);
   await ok(`cd ${ROOT} && make -s uninstall DESTDIR=${d} PREFIX=/usr/local`);
   const left = (await ok(`find ${d}/usr -type f -o -type l`)).out.trim();
   t.equal(left, '', 'no file or link left');
