@@ -183,3 +183,12 @@ t.test('another host\'s run marker: under 10 minutes old its chunks are kept, ov
   t.same(keys(p).filter(k => !chunkKeys(p).includes(k)), ['chunks/tank_d@young.1.r00000000.000', 'chunks/tank_d@young.1.r00000001.000', 'map.json',
     'runs/elsewhere.4000.00000000.json', 'runs/elsewhere.4001.00000001.json'], 'the young runs\' chunks and markers kept; the old ones\' gone');
 });
+
+t.test('a reader slower than --timeout (a zfs receive busy for a while): -d waits for it, every byte out', async (t) => {
+  const d = tmp(t), f = join(d, 'in'), p = `slow${seq}`;
+  fill(f, 32 << 20);   // more than the socket buffers hold
+  await ok(`zb-chunk-s3 ${opts(p)} --dataset tank/d --snapshot s --chunk-size 32M --part-size 8M < ${f}`, { env });
+  const r = await sh(`zb-chunk-s3 -d --raw --timeout 1 ${opts(p)} tank/d | (sleep 3; cat)`, { env });
+  t.equal(r.code, 0, r.stderr);
+  t.ok(r.stdout.equals(readFileSync(f)), 'identical');
+});
