@@ -92,9 +92,6 @@ export async function source(st: ChunkStore, dataset: string, e: AnyEntry, legac
   };
 }
 
-/** Bytes per write of emit: a store's small pieces (a socket's 64 KiB) are joined up to this. */
-const PIECE = 1 << 20;
-
 export interface EmitOptions { target: string; guid?: string; raw?: boolean; legacyMd?: LegacyMd; output?: number }
 
 /** Write a stored snapshot to o.output (fd 1) as a zb stream (the plain payload with raw).
@@ -118,12 +115,11 @@ export async function emit(st: ChunkStore, o: EmitOptions): Promise<void> {
   // a store's small pieces (a socket's 64 KiB) are copied into emit's own PIECE buffers (3 at
   // most: held back, being written, being filled; reused, not allocated per piece); a piece
   // of PIECE or more passes as it is. One write is in flight while the next piece comes in.
-  const pool: Buffer[] = [], free: Buffer[] = [];
+  const PIECE = 1 << 20, pool: Buffer[] = [], free: Buffer[] = [];
   let flight: Promise<void> = Promise.resolve(), flying: Buffer | undefined;
   const send = async (b: Buffer) => {
     await flight;
-    const mine = pool.find(p => flying && p.buffer === flying.buffer);
-    if (mine) free.push(mine);
+    free.push(...pool.filter(p => p.buffer === flying?.buffer));
     flying = b; (flight = w.write(b)).catch(() => {});
   };
   for (const c of chunks) {
