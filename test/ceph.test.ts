@@ -93,3 +93,23 @@ t.test('zb-chunk-s3 killed by SIGKILL mid-upload (no abort runs): the next run a
   t.same(keys.filter(k => !k.startsWith('chunks/') && k !== 'map.json'), [], 'no run marker');
   t.match((await ok(`zb-chunk-s3 --verify --bucket kil --prefix p --server ${url}`, { env })).stderr, /^$/, 'verify: no stray chunk noted');
 });
+
+// RGW checks the SigV4 signature (s3rver checks only the key id): a wrong secret is refused too
+t.test('wrong credentials (a wrong secret, an unknown key): exit 1 within seconds, one line naming zb-chunk-s3, nothing written', async (t) => {
+  const d = tmp(t), f = join(d, 'in');
+  fill(f, 1000);
+  await ok(put('crd', 'p', f), { env });
+  const objects = async () => ((await c.send(new ListObjectsV2Command({ Bucket: 'crd' }))).Contents ?? []).map(o => `${o.Key} ${o.ETag}`).sort();
+  const before = await objects();
+  for (const [bad, code] of [[{ AWS_SECRET_ACCESS_KEY: 'WRONGSECRET' }, 'SignatureDoesNotMatch'], [{ AWS_ACCESS_KEY_ID: 'NOBODY' }, 'InvalidAccessKeyId']] as const) {
+    for (const cmd of [put('crd', 'p', f), `zb-chunk-s3 -d --raw --bucket crd --prefix p --server ${url} tank/d`]) {
+      const t0 = Date.now(), r = await sh(cmd, { env: { ...env, ...bad } });
+      t.equal(r.code, 1, `${code}: exit 1`);
+      t.match(r.stderr, new RegExp(`^zb-chunk-s3: cannot read 's3://crd/p/map.json': ${code}: the credentials are not accepted .*\\(HTTP 403\\)\n$`));
+      t.equal(r.stdout.length, 0, 'not a byte out');
+      t.ok(Date.now() - t0 < 10_000, `within seconds (${Date.now() - t0} ms)`);
+    }
+  }
+  t.same(await objects(), before, 'nothing written');
+  t.same((await c.send(new ListMultipartUploadsCommand({ Bucket: 'crd' }))).Uploads ?? [], [], 'no upload begun');
+});

@@ -12,6 +12,7 @@ import { sh, ok, tmp, fill, ENV } from './lib/util.js';
 import { s3rver, S3ENV, objectFile } from './lib/s3.js';
 import { glacierProxy } from './lib/glacier-proxy.js';
 import { createServer } from 'node:net';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 const srv = await s3rver(t);
 let seq = 0;
@@ -159,4 +160,35 @@ t.test('a server that accepts and never answers: one line within four --timeout'
   t.match(r.stderr, /^zb-chunk-s3: cannot read 's3:\/\/hostile\/.*map.json': the server does not answer \(timed out\)$/m);
   t.equal(r.stderr.trim().split('\n').length, 1);
   t.ok(Date.now() - t0 < 15_000, `${Date.now() - t0} ms`);
+});
+
+// another host's run cannot be seen dead from a pid: its marker's heartbeat (`updated`) is
+// judged, and only one over 10 minutes old is a failed run whose chunks may go
+t.test('another host\'s run marker: under 10 minutes old its chunks are kept, over 10 its chunks and marker go', async (t) => {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const d = tmp(t), p = `age${seq}`, c = new S3Client({ region: 'us-east-1', endpoint: srv.url, forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  fill(join(d, 'a'), 1000);
+  await ok(put(p, join(d, 'a')), { env });
+  const obj = (k: string, b: string) => c.send(new PutObjectCommand({ Bucket: 'hostile', Key: `${p}/${k}`, Body: b }));
+  const runs = [['young', 9, false], ['young', 9, true], ['old', 11, false], ['old', 11, true]] as const;
+  for (const [i, [kind, min, published]] of runs.entries()) {
+    const chunk = `tank_d@${kind}.1.r0000000${i}.000`, at = new Date(Date.now() - min * 60_000).toISOString();
+    await obj(`chunks/${chunk}`, 'a chunk of a run elsewhere');
+    await obj(`runs/elsewhere.${4000 + i}.0000000${i}.json`, JSON.stringify({ host: 'elsewhere.example', pid: 4000 + i, nonce: `0000000${i}`,
+      started: at, updated: at, published, chunks: [chunk] }));
+  }
+  t.equal(keys(p).filter(k => /elsewhere|@(old|young)\./.test(k)).length, 8, 'four markers and their chunks there');
+  await ok(put(p, join(d, 'a')), { env });   // the next backup's clean-up judges them
+  t.same(keys(p).filter(k => !chunkKeys(p).includes(k)), ['chunks/tank_d@young.1.r00000000.000', 'chunks/tank_d@young.1.r00000001.000', 'map.json',
+    'runs/elsewhere.4000.00000000.json', 'runs/elsewhere.4001.00000001.json'], 'the young runs\' chunks and markers kept; the old ones\' gone');
+});
+
+t.test('a reader slower than --timeout (a zfs receive busy for a while): -d waits for it, every byte out', async (t) => {
+  const d = tmp(t), f = join(d, 'in'), p = `slow${seq}`;
+  fill(f, 32 << 20);   // more than the socket buffers hold
+  await ok(`zb-chunk-s3 ${opts(p)} --dataset tank/d --snapshot s --chunk-size 32M --part-size 8M < ${f}`, { env });
+  const r = await sh(`zb-chunk-s3 -d --raw --timeout 1 ${opts(p)} tank/d | (sleep 3; cat)`, { env });
+  t.equal(r.code, 0, r.stderr);
+  t.ok(r.stdout.equals(readFileSync(f)), 'identical');
 });

@@ -96,8 +96,9 @@ export interface EmitOptions { target: string; guid?: string; raw?: boolean; leg
 
 /** Write a stored snapshot to o.output (fd 1) as a zb stream (the plain payload with raw).
  *  Every chunk's presence and size is checked before the first byte; each is then read
- *  once, its sha256 computed as it passes and its last piece held back until the hash
- *  matches: a corrupt chunk cuts the stream before its end (which no receive commits). */
+ *  once, its sha256 computed as it passes and its last piece (1 to 2 MiB, or all of a smaller
+ *  chunk) held back until the hash matches: a corrupt chunk cuts the stream before its end
+ *  (which no receive commits). Pieces go out joined to PIECE, one write in flight. */
 export async function emit(st: ChunkStore, o: EmitOptions): Promise<void> {
   const doc = await readMap(st);
   const at = o.target.indexOf('@');
@@ -111,21 +112,41 @@ export async function emit(st: ChunkStore, o: EmitOptions): Promise<void> {
   if (why) throw new ZbError(`${label}: ${why}`);
   if (isLegacy(e) && chunks.length) process.stderr.write(`${prog}: note: ${label} comes from the original tool: its chunks have no checksum, their content cannot be verified\n`);
   const w = new ZbWriter(o.output ?? 1, meta, !!o.raw);
+  // a store's small pieces (a socket's 64 KiB) are copied into emit's own PIECE buffers (3 at
+  // most: held back, being written, being filled; reused, not allocated per piece); a piece
+  // of PIECE or more passes as it is. One write is in flight while the next piece comes in.
+  const PIECE = 1 << 20, pool: Buffer[] = [], free: Buffer[] = [];
+  let flight: Promise<void> = Promise.resolve(), flying: Buffer | undefined;
+  const send = async (b: Buffer) => {
+    await flight;
+    free.push(...pool.filter(p => p.buffer === flying?.buffer));
+    flying = b; (flight = w.write(b)).catch(() => {});
+  };
   for (const c of chunks) {
     const h = createHash('sha256');
-    let size = 0, held: Buffer | undefined;
+    let size = 0, held: Buffer | undefined, fill: Buffer | undefined, n = 0;
     for await (const b of st.read(c.key)) {
       h.update(b); size += b.length;
-      if (held) await w.write(held);
-      held = b;
+      if (!n && b.length >= PIECE) { if (held) await send(held); held = b; continue; }
+      for (let i = 0; i < b.length;) {
+        if (!fill) { fill = free.pop(); if (!fill) pool.push(fill = Buffer.allocUnsafeSlow(PIECE)); }
+        const k = b.copy(fill, n, i); n += k; i += k;
+        if (n < PIECE) continue;
+        if (held) await send(held);
+        held = fill; fill = undefined; n = 0;
+      }
     }
+    const tail = n ? fill!.subarray(0, n) : undefined, back = (held?.length ?? 0) + n;
+    fill = undefined; n = 0;
     if (c.sha256 !== undefined) {
       const sum = h.digest('hex');
       if (size !== c.size) throw new ZbError(`${label}: chunk '${c.label}' has ${size} bytes, the map says ${c.size} (it changed while it was read); the stream stops before its end: nothing receives it`);
-      if (sum !== c.sha256) throw new ZbError(`${label}: chunk '${c.label}' is corrupt (sha256 ${sum}, the map says ${c.sha256}); the stream stops before the chunk's last ${held?.length ?? 0} bytes and its end: nothing receives it`);
+      if (sum !== c.sha256) throw new ZbError(`${label}: chunk '${c.label}' is corrupt (sha256 ${sum}, the map says ${c.sha256}); the stream stops before the chunk's last ${back} bytes and its end: nothing receives it`);
     }
-    if (held) await w.write(held);
+    if (held) await send(held);
+    if (tail) await send(tail);
   }
+  await flight;
   await w.end();
 }
 

@@ -43,7 +43,9 @@ export function partSize(chunkSize: number, given: number | undefined, maxParts:
   return p;
 }
 
-export function client(o: S3Options): S3Client {
+/** The client; `quiet`: with no idle timer on its sockets (S3Store.read keeps its own, which
+ *  runs only while it waits for the server). */
+export function client(o: S3Options, quiet = false): S3Client {
   if (o.profile) process.env.AWS_PROFILE = o.profile;
   // a notice about SDK releases of 2027 on every run is not ours to print
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -58,7 +60,7 @@ export function client(o: S3Options): S3Client {
     // retries with backoff on throttling and 5xx (the SDK's standard mode); bounded waits
     maxAttempts: 4,
     // socketTimeout is the inactivity bound (requestTimeout, whole-request, only warns here)
-    requestHandler: { connectionTimeout: 4000, socketTimeout: (o.timeout ?? 30) * 1000 },
+    requestHandler: { connectionTimeout: 4000, socketTimeout: quiet ? 0 : (o.timeout ?? 30) * 1000 },
   });
 }
 

@@ -26,6 +26,7 @@ export class S3Store implements ChunkStore {
   private etag: string | null | undefined;   // of the map last read (null: there was none)
   private part: number;
   private warned = 0;
+  private quiet?: S3Client;   // for chunk GETs: see read()
   constructor(readonly o: S3Options & { chunkSize: number }) {
     if (!o.bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw new UsageError(`invalid bucket name '${o.bucket}'`);
     if (!o.prefix || o.prefix.split('/').some(c => c === '..' || c === '' || c === '.')) throw new UsageError(`invalid prefix '${o.prefix}'`);
@@ -91,17 +92,34 @@ export class S3Store implements ChunkStore {
     } catch (e) { if (notFound(e)) return { kind: 'missing' }; throw s3Error(e, `cannot check '${this.where}/${key}'`); }
   }
 
-  /** One GetObject (a Range when asked); its body's pieces as they come. */
+  /** One GetObject (a Range when asked); its body's pieces as they come. The server is timed
+   *  only while this waits for it: the SDK's idle timer would also count the time the caller
+   *  takes with a piece (a zfs receive busy for a minute) as the server's silence. */
   async *read(key: string, range: { start?: number; end?: number } = {}): AsyncIterable<Buffer> {
     const s = range.start ?? 0, e = range.end;
     if (e !== undefined && e <= s) return;
-    const Range = s || e !== undefined ? `bytes=${s}-${e === undefined ? '' : e - 1}` : undefined;
-    let body: any;
-    try { body = (await this.c.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.base + key, Range }))).Body; }
-    catch (err) { throw s3Error(err, `cannot read '${this.where}/${key}'`); }
-    try { for await (const b of body) yield b as Buffer; }
-    catch (err) { throw s3Error(err, `cannot read '${this.where}/${key}'`); }
-    finally { body.destroy?.(); }
+    const Range = s || e !== undefined ? `bytes=${s}-${e === undefined ? '' : e - 1}` : undefined, what = `cannot read '${this.where}/${key}'`;
+    this.quiet ??= client(this.o, true);
+    const ac = new AbortController();
+    let body: any, waiting = true;
+    const timer = setTimeout(() => {
+      if (!waiting) return;   // re-armed when it waits again
+      const err = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
+      if (body) body.destroy(err); else ac.abort(err);
+    }, (this.o.timeout ?? 30) * 1000).unref();
+    try {
+      try { body = (await this.quiet.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.base + key, Range }), { abortSignal: ac.signal })).Body; }
+      catch (err) { throw s3Error(ac.signal.aborted ? ac.signal.reason : err, what); }
+      const it = body[Symbol.asyncIterator]();
+      for (;;) {
+        waiting = true; timer.refresh();
+        let r;
+        try { r = await it.next(); } catch (err) { throw s3Error(err, what); }
+        waiting = false;
+        if (r.done) return;
+        yield r.value as Buffer;
+      }
+    } finally { clearTimeout(timer); body?.destroy?.(); }
   }
 
   /** The names under chunks/, less those of runs not yet published (their staging). */
