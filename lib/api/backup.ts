@@ -172,8 +172,14 @@ export abstract class Backup extends EventEmitter {
   /** The stderr of a step's stages: the meter's lines used up, the rest to the terminal. */
   protected stderrOptions(): RunOptions {
     const m = this.meter;
-    return { quiet: this.opts.quiet, ...(m ? { onStderr: (i, line, end) => { if (!m.take(i, line) && !this.opts.quiet) forwardStderr(i, line, end); } } : {}) };
+    // a stage's warning is said once a run, not once a snapshot
+    return { quiet: this.opts.quiet, onStderr: (i, line, end) => {
+      if (m?.take(i, line) || this.opts.quiet) return;
+      if (/^zb-[a-z0-9-]+: warning: /.test(line)) { if (this.warned.has(line)) return; this.warned.add(line); }
+      forwardStderr(i, line, end);
+    } };
   }
+  private readonly warned = new Set<string>();
   protected meter?: Meter;
 
   /** The zb-count stage that shows progress (--progress) and counts for the events, or none. */
