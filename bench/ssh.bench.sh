@@ -1,9 +1,10 @@
 #!/bin/sh
 # zb-send | zb-recv-ssh against zfs send | ssh HOST zfs receive (OpenSSH, aes128-gcm, as ssh2
 # is asked for first) on loopback, both into a zfs-fuse pool through an sshd started here.
-# Two more rows split the difference: zb-send --raw | ssh HOST zfs receive (what zb-send
-# costs), and zfs send | ssh HOST 'cat > /dev/null' (the transport alone: what zfs-fuse's
-# receive leaves of it). BENCH_SSH_MIB (default 1024) of half-compressible data;
+# Two more rows split the difference: zb-send | ssh HOST zb-recv (this build's zb-recv, on
+# loopback: the same zb work at both ends, OpenSSH's transport instead of ssh2's), and
+# zfs send | ssh HOST 'cat > /dev/null' (the transport alone: what zfs-fuse's receive
+# leaves of it). BENCH_SSH_MIB (default 1024) of half-compressible data;
 # BENCH_SSH_RUNS rounds (default 5), each timing every row, the first two in alternating
 # order; each row end to end (start-up, connection, lookups and all), its median shown, and
 # every round's ratio of zb to OpenSSH, and their median. A loaded machine moves all of them.
@@ -36,7 +37,7 @@ for i in $(seq "$RUNS"); do
   a="zfs send $P/src@s | $SSH /usr/sbin/zfs receive $P/dst"
   b="zb-send $P/src@s | zb-recv-ssh --host 127.0.0.1 --port $PORT --user root $P/dst"
   if [ $((i % 2)) = 1 ]; then run A "$a"; run B "$b"; else run B "$b"; run A "$a"; fi
-  run C "zb-send --raw $P/src@s | $SSH /usr/sbin/zfs receive $P/dst"
+  run C "zb-send $P/src@s | $SSH $(command -v zb-recv) $P/dst"
   run D "zfs send $P/src@s | $SSH 'cat > /dev/null'"
 done
 # field k (1 elapsed, 2 cpu) of every run of a row, one a line; med: the median of lines
@@ -46,10 +47,11 @@ row() { printf '  %-36s %7.1f MB/s  local cpu %5.2f s\n' "$1" "$(echo "$BYTES / 
 echo "ssh: $MIB MiB over loopback into zfs-fuse, median of $RUNS rounds"
 row 'zfs send | ssh zfs receive' "$A"
 row 'zb-send | zb-recv-ssh' "$B"
-row 'zb-send --raw | ssh zfs receive' "$C"
+row 'zb-send | ssh zb-recv' "$C"
 row 'zfs send | ssh cat > /dev/null' "$D"
 each "$A" 1 > "$T/a"; each "$B" 1 > "$T/b"
 R=$(paste -d' ' "$T/a" "$T/b" | awk '{ printf "%.2f\n", $1 / $2 }')
 printf '  => zb-send|zb-recv-ssh / zfs send|ssh zfs receive throughput, each round: %s\n' "$(echo $R)"
 printf '  => median: %.2f (target >= 0.9)\n' "$(echo "$R" | med)"
+printf '  => zb-recv-ssh / ssh zb-recv (ssh2 against OpenSSH, the same zb stages): %.2f\n' "$(echo "$(each "$C" 1 | med) / $(each "$B" 1 | med)" | bc -l)"
 printf '  => zfs receive over ssh / the transport alone: %.2f (zfs-fuse is the bound when low)\n' "$(echo "$(each "$D" 1 | med) / $(each "$A" 1 | med)" | bc -l)"
