@@ -43,6 +43,7 @@ run(async (argv) => {
   const ro = { target: o._[0], force: o.force, discardFirst: o.d, noMount: o['no-mount'], resumable: o.resumable, verbose: o.verbose };
   if (!ssh) return recv(localZfs(), ro);
   const host = new SshZfs(ssh);
+  host.caps().catch(() => {});   // connect, find zfs and probe it while the stream's header comes (a failure is said by the receive)
   try { await recv(host, { ...ro, target: remoteName(ro.target) }, (alg) => remoteDecompressor(host, alg)); }
   finally { host.close(); }
 }, help);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import { ZbError } from '../errors.js';
 import { checkHostKey, hostKeyName, knownTypes, HostKeyError } from './known-hosts.js';
 
@@ -68,7 +68,9 @@ export function resolve(o: SshOptions): Resolved {
 const ALGS: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] };
 
 /** Connect and log in; resolves to the ready client. One line when it cannot. */
-export function connect(o: SshOptions): Promise<{ client: ssh2.Client; r: Resolved }> {
+export async function connect(o: SshOptions): Promise<{ client: ssh2.Client; r: Resolved }> {
+  // loaded here, not at start: zb-send and zb-recv run as local stages far more often
+  const { default: ssh2 } = await import('ssh2');
   const r = resolve(o);
   const where = `'${o.host}'${r.host !== o.host ? ` (${r.host})` : ''} port ${r.port}`;
   const tried: string[] = [];
