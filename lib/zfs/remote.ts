@@ -45,10 +45,15 @@ export class SshZfs implements ZfsHost {
   async exec(cmd: string, label: string): Promise<Running & { stdin: ssh2.ClientChannel; stdout: ssh2.ClientChannel }> {
     const client = await this.client();
     this.lost = undefined;
-    const ch = await new Promise<ssh2.ClientChannel>((res, rej) => client.exec(cmd, (e, ch) => e ? rej(new ZbError(`cannot run a command on '${this.name}': ${e.message}`)) : res(ch)));
     let tail = '', code: number | null = null, signal: string | undefined;
-    ch.stderr.on('data', (d: Buffer) => { tail = (tail + d.toString('utf8')).slice(-TAIL); });
-    ch.on('exit', (c: number | null, s?: string) => { code = c; signal = s; });
+    const ch = await new Promise<ssh2.ClientChannel>((res, rej) => client.exec(cmd, (e, ch) => {
+      if (e) return rej(new ZbError(`cannot run a command on '${this.name}': ${e.message}`));
+      // at once, not after an await: a quick command's exit status can come in the same read
+      // as the channel's confirmation, and an 'exit' nobody heard made a done command "lost"
+      ch.stderr.on('data', (d: Buffer) => { tail = (tail + d.toString('utf8')).slice(-TAIL); });
+      ch.on('exit', (c: number | null, s?: string) => { code = c; signal = s; });
+      res(ch);
+    }));
     const done = new Promise<void>((resolve, reject) => {
       const gone = () => reject(this.lost ?? new ZbError(`connection to '${this.name}' lost`));
       client.once('close', gone);
