@@ -38,7 +38,7 @@ t.test('zb-stream(5): python3 unframes a stream; age, zstd and zfs receive resto
   const { p, d, pub } = await source(t);
   await ok(`zb-send ${p.name}/src@s1 | zb-compress --zstd | zb-encrypt -r ${pub} > ${d}/backup.zb`);
   const script = swap(recipe('zb-stream.5', 'struct.unpack'),
-    [['< backup.zb', `< ${d}/backup.zb`], ['-i key', `-i ${d}/key`], ['pool/ds', `${p.name}/restored`]]);
+    [['< backup.zb', `< ${d}/backup.zb`], ['-i /root/key.txt', `-i ${d}/key`], ['tank/restored', `${p.name}/restored`]]);
   await ok(script, { env: NO_ZB });
   t.same(treeSums(`${p.mnt}/restored`), treeSums(`${p.mnt}/src`), 'restored files are identical');
   // a cut stream: python3 fails on the short frame and zfs receive gets no whole stream
@@ -56,7 +56,7 @@ t.test('zb-chunk-dir(1): chunk files checked by sha256sum and restored in map or
   t.ok(chunks.length >= 3, `the backup is ${chunks.length} chunks`);
   const script = (to: string) => swap(recipe('zb-chunk-dir.1', 'sha256sum -c'), [
     ['/mnt/usb/backup1', `${d}/backup1`], ['tank/data daily-3', `${p.name}/src s1`],
-    ['/tmp/sums', `${d}/sums`], ['/root/key.txt', `${d}/key`], ['tank/restored', to]]);
+    ['/tmp/sums', `${d}/sums`], ['/root/key.txt', `${d}/key`], ['tank/by-hand', to]]);
   await ok(script(`${p.name}/restored`), { env: NO_ZB });
   t.same(treeSums(`${p.mnt}/restored`), treeSums(`${p.mnt}/src`), 'restored files are identical');
   // one flipped byte in the second chunk: sha256sum stops the restore before zfs sees a byte
