@@ -76,6 +76,8 @@ class Pull extends ZFSBackup {
   get target(): string { return this.dest; }
   get targetHost(): ZfsHost { return localZfs(); }
   protected where(): string { return `${this.dest} (from ${this.ssh.host})`; }
+  /** the remote copy is read, never written: no bookmark made there, none taken as a base */
+  protected bookmarkBases(): boolean { return false; }
   protected sendStage(step: Step): Stage {
     const a = sshArgv(this.ssh);
     if (this.opts.recursive) a.push('-R');

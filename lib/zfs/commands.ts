@@ -299,3 +299,17 @@ export async function release(host: ZfsHost, tag: string, snap: string, recursiv
   const r = await host.run(['release', ...(recursive ? ['-r'] : []), tag, snap]);
   if (r.code !== 0 && !/no such tag/.test(r.stderr)) throw zfsError(['release', tag, snap], r.stderr, r.code);
 }
+
+/** Bookmark snap as `name` (ds#mark); one already there under that name is left as it is
+ *  (the caller checks its guid). */
+export async function bookmark(host: ZfsHost, snap: string, name: string): Promise<void> {
+  const r = await host.run(['bookmark', snap, name]);
+  if (r.code !== 0 && !/bookmark exists/.test(r.stderr)) throw zfsError(['bookmark', snap, name], r.stderr, r.code);
+}
+
+/** Destroy the bookmark `name` (ds#mark: never a snapshot or a dataset). */
+export async function destroyBookmark(host: ZfsHost, name: string): Promise<void> {
+  if (!/^[^@#]+#[^@#]+$/.test(name)) throw new ZbError(`internal error: '${name}' is not a bookmark`);
+  const r = await host.run(['destroy', name]);
+  if (r.code !== 0 && !/does not exist/.test(r.stderr)) throw zfsError(['destroy', name], r.stderr, r.code);
+}
