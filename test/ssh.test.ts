@@ -114,3 +114,16 @@ t.test('--hold: the source snapshot each copy ends with is held (a tag per targe
   await ok(`zfs destroy ${p.name}@a`);
   await ok(`zfs release ${tr} ${p.name}@b && zfs release ${tl} ${p.name}@b`);
 });
+
+t.test('-n over ssh: the steps and their pipelines, the remote asked and the connection closed (the run ends), nothing changed', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t);
+  fill(`${p.mnt}/f`, 100_000); await ok(`zfs snapshot ${p.name}@a`);
+  await ok(`zfsbackup --pool ${p.name} ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+  await ok(`zfs snapshot ${p.name}@b`);
+  const t0 = Date.now();
+  const r = await sh(`timeout 60 zfsbackup -n --pool ${p.name} ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+  t.equal(r.code, 0, `ended by itself in ${Date.now() - t0} ms: ${r.stderr}`);
+  t.equal(r.out, `# ${p.name}@b: incremental from ${p.name}@a\nzb-send -i ${p.name}@a ${p.name}@b | zb-recv-ssh --host ${s.alias} ${q.name}/bk\n`);
+  t.same((await rows(`${q.name}/bk`, s.env)).map(r => r[0].split('@')[1]), ['a'], 'nothing sent');
+});

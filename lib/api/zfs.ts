@@ -61,7 +61,7 @@ export class ZFSBackup extends Backup {
     await super.protectBase(step);
     if (this.opts.recursive || !this.bookmarkBases() || !(await this.host.caps()).bookmarks) return;
     const b = await keepBookmark(this.host, step.snapshot, this.holdKey(), await this.targetSnapshots());
-    if (b.note) this.log(`warning: ${b.note}`);
+    if (b.note) { if (!this.opts.quiet) this.log(`warning: ${b.note}`); }
     else if (this.opts.verbose) this.log(`bookmarked ${step.snapshot.name} as ${b.name}${b.destroyed.length ? ` (destroyed ${b.destroyed.join(', ')})` : ''}: the next incremental's base, should the snapshot go`);
   }
 
