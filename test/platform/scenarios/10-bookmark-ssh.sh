@@ -11,7 +11,7 @@ zfs create "$P"; D=$(mnt "$P")
 marks() { zfs list -H -o name -t bookmark -d 1 "$P" | sed 's/.*#//' | LC_ALL=C sort | tr '\n' ' '; }
 bytes() { sed -n "s/.*@$1: \([0-9]*\) bytes sent.*/\1/p" <<<"$2"; }
 start_sshd
-fill "$D"; head -c 20M /dev/urandom > "$D/big.bin"; zfs snapshot "$P@s1"
+fill "$D"; head -c 12M /dev/urandom > "$D/big.bin"; zfs snapshot "$P@s1"
 step "ssh: full, then an incremental (sshd on 127.0.0.1:$SSH_PORT)"
 out=$(zfsbackup -v --dataset "$P" ssh --dest "${S}q" --host zbt 2>&1); echo "$out"
 FULL=$(bytes s1 "$out"); [ -n "$FULL" ] || fail "no byte count for the full send"
@@ -40,5 +40,5 @@ mounted "$Q"
 same_tree "$(snapdir "$P@s4")" "$(snapdir "$Q@s4")"
 
 step "a zfs-method target of the same dataset: its own bookmark beside the ssh target's"
-zfsbackup --dataset "$P" zfs --dest "${S}q/local"
+zfsbackup --full --dataset "$P" zfs --dest "${S}q/local"   # one full stream of s4
 M=$(marks); [[ $M =~ zfsbackup-[0-9a-f]{12}-s4\ zfsbackup-[0-9a-f]{12}-s4\ $ ]] && [[ $M == *"$TAG-s4 "* ]] || fail "two targets: '$M'"
