@@ -56,11 +56,14 @@ export class ZFSBackup extends Backup {
   protected bookmarkBases(): boolean { return true; }
 
   /** After a step: --hold's hold, and (where the source's zfs has bookmarks; not with -R, which
-   *  zfs cannot send from one) a bookmark of the snapshot, the target's older one destroyed. */
+   *  zfs cannot send from one) a bookmark of the snapshot, the target's older one destroyed.
+   *  The copy is complete either way: a bookmark zfs refuses (a permission, a name too long)
+   *  is a warning, not a failed backup. */
   protected async protectBase(step: Step): Promise<void> {
     await super.protectBase(step);
     if (this.opts.recursive || !this.bookmarkBases() || !(await this.host.caps()).bookmarks) return;
-    const b = await keepBookmark(this.host, step.snapshot, this.holdKey(), await this.targetSnapshots());
+    const b = await keepBookmark(this.host, step.snapshot, this.holdKey(), await this.targetSnapshots())
+      .catch((e) => { if (e instanceof ZbError) return { name: '', destroyed: [], note: `no bookmark of ${step.snapshot.name} (the next base, should the snapshot go): ${e.message}` }; throw e; });
     if (b.note) { if (!this.opts.quiet) this.log(`warning: ${b.note}`); }
     else if (this.opts.verbose) this.log(`bookmarked ${step.snapshot.name} as ${b.name}${b.destroyed.length ? ` (destroyed ${b.destroyed.join(', ')})` : ''}: the next incremental's base, should the snapshot go`);
   }

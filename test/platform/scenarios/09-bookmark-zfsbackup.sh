@@ -4,7 +4,8 @@
 # base snapshot pruned on the source, the next run sends incrementally from that bookmark
 # (-n shows it; far fewer bytes than a full). Attacks: our bookmark deleted by hand (falls back
 # to a common snapshot, or refuses), a bookmark with our name and a guid the target lacks
-# (ignored, left alone), two targets of one dataset (each keeps its own).
+# (ignored, left alone), two targets of one dataset (each keeps its own); a bookmark zfs
+# refuses (a warning: the copy is complete).
 . "$(dirname "$0")/common.sh"
 mkpool "${S}p"; mkpool "${S}q"
 P=${S}p/data Q=${S}q/data Q2=${S}q/two/data
@@ -83,3 +84,10 @@ zfs destroy "$P@s1"; zfs destroy "$P@s3"
 set +e; out=$(zfsbackup --dataset "$P" zfs --dest "${S}q/two" 2>&1); st=$?; set -e
 echo "   $out"
 [ "$st" = 1 ] && grep -q "has snapshots but none in common with '$P'" <<<"$out" || fail "no common base: exit $st: $out"
+
+step "a bookmark zfs refuses (its name too long): a warning, the copy complete, exit 0"
+L=${S}p/long LONG=$(printf 'x%.0s' $(seq 230))
+zfs create "$L"; zfs snapshot "$L@$LONG"
+out=$(zfsbackup --dataset "$L" zfs --dest "${S}q" 2>&1); echo "   ${out:0:240}..."
+grep -q "warning: no bookmark of $L@$LONG (the next base, should the snapshot go): " <<<"$out" || fail "no warning: $out"
+same_guid "$L@$LONG" "${S}q/long@$LONG"
