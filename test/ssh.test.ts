@@ -10,7 +10,7 @@ import { sshd } from './lib/sshd.js';
 const rows = async (ds: string, env: Record<string, string>, extra = '') =>
   (await ok(`zb-list -H ${extra} ${ds}`, { env })).out.trim().split('\n').filter(Boolean).map(l => l.split('\t'));
 
-t.test('full, then incremental, to a remote pool through a Host alias of ~/.ssh/config: files and guids match', async (t) => {
+t.test('full, then incremental (-n first: printed, the run ends), to a remote pool through a Host alias of ~/.ssh/config: files and guids match', async (t) => {
   const s = await sshd(t); s.known();
   const p = pool(t), q = pool(t);
   await ok(`zfs create ${p.name}/data`);
@@ -21,6 +21,10 @@ t.test('full, then incremental, to a remote pool through a Host alias of ~/.ssh/
   t.match(r1.stderr, /s1 \(full\) to .*bk\/data/);
   t.same(treeSums(`${q.mnt}/bk/data`), treeSums(`${p.mnt}/data`), 'files match');
   fill(`${p.mnt}/data/a.bin`, 500_000); await ok(`zfs snapshot ${p.name}/data@s3`);
+  // -n asks the remote, prints, and ends (the connection closed), sending nothing
+  const n = await sh(`timeout 60 zfsbackup -n --dataset ${p.name}/data ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+  t.equal(n.code, 0, `-n ended by itself: ${n.stderr}`);
+  t.equal(n.out, `# ${p.name}/data@s3: incremental from ${p.name}/data@s2\nzb-send -i ${p.name}/data@s2 ${p.name}/data@s3 | zb-recv-ssh --host ${s.alias} ${q.name}/bk/data\n`);
   const r2 = await ok(`zfsbackup -v --dataset ${p.name}/data ssh -D ${q.name}/bk -H 127.0.0.1 --port ${s.port} -U root`, { env: s.env });
   t.equal(r2.stderr.split('\n').filter(l => /sending/.test(l)).length, 1, 'one incremental');
   t.match(r2.stderr, /s3 \(incremental from s2\)/);

@@ -140,3 +140,28 @@ t.test("from cron: PATH=/usr/bin:/bin has no zfs, yet it is found in sbin; ZB_ZF
   t.equal(r.code, 1);
   t.equal(r.stderr, "zb-list: '/nonexistent/zfs' (ZB_ZFS) not found\n");
 });
+
+t.test('-R --hold: the children\'s snapshots are held with the tag too (a held one cannot be destroyed), released after the next run', async (t) => {
+  const p = pool(t), q = pool(t), ds = `${p.name}/data`;
+  // zfs-fuse's zfs holds needs a pyzfs it lacks: the count of holds, and zfs release of a tag
+  const refs = async (snap: string) => Number((await ok(`zfs get -Hp -o value userrefs ${snap}`)).out.trim());
+  await ok(`zfs create ${ds} && zfs create ${ds}/c1 && zfs create ${ds}/c1/g`);
+  fill(`${p.mnt}/data/c1/x`, 200_000); fill(`${p.mnt}/data/c1/g/y`, 100_000);
+  await ok(`zfs snapshot -r ${ds}@r1`);
+  const r1 = await ok(`zfsbackup -v -R --hold --dataset ${ds} zfs --dest ${q.name}/copy`);
+  const tag = /held .*@r1 \(zfs hold (zfsbackup-[0-9a-f]{12})\)/.exec(r1.stderr)?.[1];
+  t.ok(tag, `the hold is said: ${r1.stderr}`);
+  for (const c of ['', '/c1', '/c1/g']) t.equal(await refs(`${ds}${c}@r1`), 1, `data${c}@r1 held`);
+  const d = await sh(`zfs destroy ${ds}/c1/g@r1`);
+  t.not(d.code, 0, 'a held child snapshot cannot be destroyed');
+  t.ok((await sh(`zfs list -H -o name ${ds}/c1/g@r1`)).code === 0, 'and is still there');
+  // a child made after r1 has no r1: releasing r1's tag recursively must not trip on it
+  await ok(`zfs create ${ds}/c2`); fill(`${p.mnt}/data/c2/z`, 100_000);
+  await ok(`zfs snapshot -r ${ds}@r2`);
+  await ok(`zfsbackup -R --hold --dataset ${ds} zfs --dest ${q.name}/copy`);
+  for (const c of ['', '/c1', '/c1/g', '/c2']) t.equal(await refs(`${ds}${c}@r2`), 1, `data${c}@r2 held`);
+  for (const c of ['', '/c1', '/c1/g']) t.equal(await refs(`${ds}${c}@r1`), 0, `data${c}@r1 released`);
+  await ok(`zfs destroy -r ${ds}@r1`);
+  t.same(treeSums(`${q.mnt}/copy/data`), treeSums(`${p.mnt}/data`), 'the copy is whole');
+  await ok(`zfs release -r ${tag} ${ds}@r2`);
+});

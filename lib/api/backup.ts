@@ -11,6 +11,7 @@ import * as z from '../zfs/commands.js';
 import { localZfs, type ZfsHost } from '../zfs/host.js';
 import { Meter, StageError, type BackupEvent } from './events.js';
 import { holdBase } from './hold.js';
+import { planSteps } from './plan.js';
 import type { BackupOptions, StatusReport, Step } from './options.js';
 
 export { filterStages, type BackupOptions, type CompressOptions, type EncryptOptions, type StatusReport, type Step } from './options.js';
@@ -68,49 +69,20 @@ export abstract class Backup extends EventEmitter {
 
   protected log(s: string): void { (this.opts.log ?? ((l) => process.stderr.write(`zfsbackup: ${l}\n`)))(s); }
 
-  /** Plan the sends: from the newest common snapshot (by guid) to `snapname` (default latest). */
+  /** Plan the sends: from the newest common snapshot (by guid) to `snapname` (default latest);
+   *  where the method takes bookmarks, from a newer bookmark of the source whose guid the
+   *  target holds (its snapshot pruned): plan.ts. */
   async plan(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): Promise<Step[]> {
-    const src = await z.snapshots(this.host, this.dataset);
-    if (!src.length) throw new ZbError(`dataset '${this.dataset}' has no snapshots: make one first (zfs snapshot ${this.dataset}@NAME)`);
+    const all = await z.snapshots(this.host, this.dataset, { bookmarks: this.bookmarkBases() });
+    if (!all.some(s => !s.bookmark)) throw new ZbError(`dataset '${this.dataset}' has no snapshots: make one first (zfs snapshot ${this.dataset}@NAME)`);
     const name = snapname?.replace(/^.*@/, '');
-    const last = name === undefined ? src.length - 1 : src.findIndex(s => s.snap === name);
-    if (last < 0) throw new ZbError(`snapshot '${this.dataset}@${name}' does not exist`);
-    const upto = src.slice(0, last + 1);
-    const have = await this.targetSnapshots();
-    const mine = !this.allowsUnrelatedFull();   // a dataset: a full into it replaces what it holds
-    if (o.forceFull) {
-      // zfs receives a full stream over a dataset's snapshots with no flag (not even -F)
-      if (mine && have.length)
-        throw new ZbError(`target '${this.where()}' has snapshots; a full stream would need them destroyed, which zfsbackup leaves to you: choose another --dest, or destroy them (zfs destroy -r ${this.where()}) and run again`);
-      return [{ snapshot: upto[last] }];
-    }
-    const base = z.commonBase(upto, have);
-    if (!base && have.length && mine) {
-      const clash = z.nameClashes(upto, have);
-      throw new ZbError(clash.length
-        ? `target '${this.where()}' has snapshot '${clash[0]}' with the source's name but another guid: it is not the same snapshot; choose another --dest (a full copy over it would need its snapshots destroyed, which zfsbackup leaves to you)`
-        : `target '${this.where()}' has snapshots but none in common with '${this.dataset}': choose another --dest (a full copy over it would need its snapshots destroyed, which zfsbackup leaves to you)`);
-    }
-    if (base && mine && !this.opts.force) {
-      // receive -F would destroy the target's snapshots that the source lacks (target.ts
-      // checks the same before each receive; here it is said before anything is sent)
-      const tb = have.findIndex(s => s.guid === base.guid);
-      const newer = have.slice(tb + 1).filter(t => !src.some(s => s.guid === t.guid));
-      if (newer.length)
-        throw new ZbError(`target '${this.where()}' has snapshots newer than the common one '${base.snap}' that the source lacks (${newer.map(s => s.snap).join(', ')}): receiving would destroy them; destroy them yourself, choose another --dest, or add --force`);
-    }
-    if (base && base.guid === src[last].guid) return [];
-    const startAt = base ? upto.indexOf(base) : 0;
-    const steps: Step[] = base ? [] : [{ snapshot: upto[0] }];
-    const after = upto.slice(startAt + 1);
-    if (o.iterate === false && after.length) {
-      steps.push({ snapshot: after[after.length - 1], base: upto[startAt], intermediates: after.length > 1 });
-    } else {
-      let prev = upto[startAt];
-      for (const s of after) { steps.push({ snapshot: s, base: prev }); prev = s; }
-    }
-    return steps;
+    if (name !== undefined && !all.some(s => !s.bookmark && s.snap === name)) throw new ZbError(`snapshot '${this.dataset}@${name}' does not exist`);
+    return planSteps({ all, upto: name, have: await this.targetSnapshots(), where: this.where(), dataset: this.dataset,
+      mine: !this.allowsUnrelatedFull(), recursive: this.opts.recursive, force: this.opts.force, ...o });
   }
+
+  /** Whether bookmarks of the source are incremental bases (and made after each send): the zfs and ssh methods. */
+  protected bookmarkBases(): boolean { return false; }
 
   /** Whether a full stream may be stored beside unrelated snapshots (a directory may; a dataset may not). */
   protected allowsUnrelatedFull(): boolean { return false; }
@@ -132,7 +104,7 @@ export abstract class Backup extends EventEmitter {
       for (const [i, step] of steps.entries()) {
         current = step.snapshot.name;
         this.tell({ event: 'snapshot', snapshot: current, base: step.base?.name ?? null, index: i + 1, total: steps.length });
-        if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
+        if (this.opts.verbose) this.log(`sending ${step.snapshot.name}${step.base ? ` (incremental from ${step.base.bookmark ? `bookmark #${step.base.snap}` : step.base.snap}${step.intermediates ? ', with intermediates' : ''})` : ' (full)'} to ${this.where()} [${i + 1}/${steps.length}]`);
         bytes += await this.runStep(step, !step.base);
         sent++;
       }
@@ -161,6 +133,13 @@ export abstract class Backup extends EventEmitter {
 
   /** What names this backup's target in its --hold tag (hold.ts). */
   protected holdKey(): string { return this.where(); }
+
+  /** After a step: keep its snapshot, the next incremental's base (--hold: a zfs hold, hold.ts). */
+  protected async protectBase(step: Step): Promise<void> {
+    if (!this.opts.hold) return;
+    const tag = await holdBase(this.host, this.dataset, step.snapshot.name, this.holdKey(), this.opts.recursive);
+    if (this.opts.verbose) this.log(`held ${step.snapshot.name} (zfs hold ${tag}) as the next incremental's base`);
+  }
 
   protected sendStage(step: Step): Stage {
     const a: string[] = [];
@@ -237,10 +216,7 @@ export abstract class Backup extends EventEmitter {
     try {
       const r = await this.runStages(step, stages);
       if (!r.ok) this.failed(r, stages.length);
-      if (this.opts.hold) {
-        const tag = await holdBase(this.host, this.dataset, name, this.holdKey(), this.opts.recursive);
-        if (this.opts.verbose) this.log(`held ${name} (zfs hold ${tag}) as the next incremental's base`);
-      }
+      await this.protectBase(step);
     } finally { this.meter = undefined; }
     const seconds = (Date.now() - t0) / 1000;
     this.tell({ event: 'done', snapshot: name, bytes: m?.sent ?? null, stored: m?.stored ?? null, seconds });

@@ -55,6 +55,10 @@ export class ZFSBackupSSH extends ZFSBackup {
     try { return await super.list(); } finally { this.remote.close(); }
   }
 
+  async dryRun(snapname?: string, o: { forceFull?: boolean; iterate?: boolean } = {}): ReturnType<ZFSBackup['dryRun']> {
+    try { return await super.dryRun(snapname, o); } finally { this.remote.close(); }
+  }
+
   /** Pull the remote copy's chain (up to `snapshot`, default the newest) into the local
    *  dataset `to`: created, or continued from the newest snapshot it shares by guid; the
    *  same target checks as a backup (nothing on `to` destroyed without --force). */
@@ -76,6 +80,8 @@ class Pull extends ZFSBackup {
   get target(): string { return this.dest; }
   get targetHost(): ZfsHost { return localZfs(); }
   protected where(): string { return `${this.dest} (from ${this.ssh.host})`; }
+  /** the remote copy is read, never written: no bookmark made there, none taken as a base */
+  protected bookmarkBases(): boolean { return false; }
   protected sendStage(step: Step): Stage {
     const a = sshArgv(this.ssh);
     if (this.opts.recursive) a.push('-R');

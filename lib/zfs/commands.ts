@@ -294,8 +294,26 @@ export async function heldSnapshots(host: ZfsHost, ds: string): Promise<string[]
   return out.split('\n').map(l => l.split('\t')).filter(f => f.length === 2 && f[0].startsWith(`${ds}@`) && Number(f[1]) > 0).map(f => f[0]);
 }
 
-/** Release the hold `tag` from snap (recursive: and from its descendants'). */
+/** Release the hold `tag` from snap (recursive: and from its descendants'). OpenZFS's -r fails
+ *  as a whole when one of them lacks the tag (and a child the snapshot): then one by one. */
 export async function release(host: ZfsHost, tag: string, snap: string, recursive?: boolean): Promise<void> {
   const r = await host.run(['release', ...(recursive ? ['-r'] : []), tag, snap]);
-  if (r.code !== 0 && !/no such tag/.test(r.stderr)) throw zfsError(['release', tag, snap], r.stderr, r.code);
+  if (r.code === 0 || (!recursive && /no such tag/.test(r.stderr))) return;
+  if (!recursive || !/no such tag|does not exist/.test(r.stderr)) throw zfsError(['release', tag, snap], r.stderr, r.code);
+  const { dataset, snap: name } = splitName(snap);
+  for (const s of await snapshots(host, dataset, { recursive: true })) if (s.snap === name) await release(host, tag, s.name);
+}
+
+/** Bookmark snap as `name` (ds#mark); one already there under that name is left as it is
+ *  (the caller checks its guid). */
+export async function bookmark(host: ZfsHost, snap: string, name: string): Promise<void> {
+  const r = await host.run(['bookmark', snap, name]);
+  if (r.code !== 0 && !/bookmark exists/.test(r.stderr)) throw zfsError(['bookmark', snap, name], r.stderr, r.code);
+}
+
+/** Destroy the bookmark `name` (ds#mark: never a snapshot or a dataset). */
+export async function destroyBookmark(host: ZfsHost, name: string): Promise<void> {
+  if (!/^[^@#]+#[^@#]+$/.test(name)) throw new ZbError(`internal error: '${name}' is not a bookmark`);
+  const r = await host.run(['destroy', name]);
+  if (r.code !== 0 && !/does not exist/.test(r.stderr)) throw zfsError(['destroy', name], r.stderr, r.code);
 }
