@@ -163,6 +163,11 @@ t.test('ssh method: --dest/-D, --host/-H, --user/-U (default: the current user)'
   t.equal(userInfo().username, 'root', 'the tests run as root');
   await ok(`zfsbackup --dataset ${DS} ssh --dest ${q.name}/c --host 127.0.0.1 --port ${s.port}`, { env: s.env });
   for (const x of ['a', 'b', 'c']) t.same(own(`${q.mnt}/${x}/data`), own(`${p.mnt}/data`), `${x}: replicated`);
+  // and back (not in the seed: its restore was "not yet implemented"), telling it as --json events
+  const back = await ok(`zfsbackup --json --dataset ${DS} ssh --dest ${q.name}/a --host ${s.alias} restore --to ${P}/fromssh`, { env: s.env });
+  const ev = back.out.trim().split('\n').map(l => JSON.parse(l)).filter(e => e.event !== 'progress');
+  t.same(ev.map(e => [e.event, e.snapshot]), [['snapshot', `${q.name}/a/data@a`], ['done', `${q.name}/a/data@a`], ['snapshot', `${q.name}/a/data@b`], ['done', `${q.name}/a/data@b`]], 'restore events');
+  t.same(own(`${p.mnt}/fromssh`), own(`${p.mnt}/data`), 'restored from the remote copy');
   const r = await sh(`zfsbackup --dataset ${DS} ssh --dest ${q.name}/d --host 127.0.0.1 --port ${s.port} --user nosuchuser`, { env: s.env });
   t.equal(r.code, 1, 'a user the key is not for: exit 1'); t.match(r.stderr, /zfsbackup: .*nosuchuser|authenticat/);
 });

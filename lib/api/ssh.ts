@@ -3,6 +3,7 @@
 // remote chain pulled back into a local dataset: zb-send --host | zb-recv). The planning,
 // the target checks (nothing destroyed without --force) and the resume are ZFSBackup's,
 // with the target's queries asked of the remote host.
+import type { BackupEvent } from './events.js';
 import { ZbError, UsageError } from '../errors.js';
 import { sshArgv } from '../cli/ssh.js';
 import { filterStages, type BackupOptions, type Step } from './backup.js';
@@ -67,6 +68,8 @@ export class ZFSBackupSSH extends ZFSBackup {
     try {
       if (!(await z.exists(this.remote, this.target))) throw new ZbError(`'${this.target}' does not exist on '${this.remote.name}': nothing to restore`);
       const p = new Pull(this.target, o.to, this.ssh, { ...this.opts, host: this.remote, compress: undefined, encrypt: undefined, hold: false });
+      // a restore tells what a chunk store's does: snapshot, progress and done for each one received
+      p.on('event', (e: BackupEvent) => { if (e.event === 'snapshot' || e.event === 'progress' || e.event === 'done') this.tell(e); });
       const steps = await p.backup(o.snapshot);
       const now = await z.snapshots(localZfs(), o.to);
       return { target: o.to, restored: steps.map(s => s.snapshot.snap), snapshot: now.at(-1)?.snap ?? '' };
