@@ -91,6 +91,7 @@ export abstract class Backup extends EventEmitter {
    *  or `backup({ snapname: 'mon', forceFull: true })`. Returns the steps it sent. */
   async backup(snapname?: string | SendChoice, o: SendChoice = {}): Promise<Step[]> {
     if (typeof snapname === 'object') { o = snapname; snapname = snapname.snapname; }
+    this.warned.clear();
     const t0 = Date.now();
     let current: string | null = null, bytes = 0, sent = 0, target = this.dest;
     const summary = (ok: boolean) => this.tell({ event: 'summary', dataset: this.dataset, target, snapshots: sent, bytes, seconds: (Date.now() - t0) / 1000, ok });
