@@ -17,11 +17,13 @@
 set -euo pipefail
 if [ "$1" = clean ]; then   # after a run: the pools, the shared mount
   # (a namespace that just ended may hold the pools' mounts for a moment: "pool is busy")
+  # only a pool on this run's image file: never a pool of the machine's that has these names
+  ours() { zpool status "$1" 2>/dev/null | grep -qF "$2/$1.img"; }
   for p in tank backup; do
-    for i in $(seq 50); do zpool list "$p" >/dev/null 2>&1 || break; zpool destroy -f "$p" 2>/dev/null || sleep 0.2; done
+    for i in $(seq 50); do ours "$p" "$2" || break; zpool destroy -f "$p" 2>/dev/null || sleep 0.2; done
   done
   umount -l "$2" 2>/dev/null || true
-  ! zpool list tank backup >/dev/null 2>&1 || { echo "sandbox: cannot destroy the pools tank, backup" >&2; exit 1; }
+  ! ours tank "$2" && ! ours backup "$2" || { echo "sandbox: cannot destroy the pools tank, backup" >&2; exit 1; }
   exit 0
 fi
 if [ "$1" = world ]; then
