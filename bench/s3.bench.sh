@@ -1,7 +1,8 @@
 #!/bin/sh
 # zb-chunk-s3 vs rclone on the same s3rver (loopback), same run: upload (zb-chunk-s3 <
 # file vs rclone rcat) and download (zb-chunk-s3 -d --raw vs rclone cat) of BENCH_MIB
-# (default 1024) MiB of random data, elapsed and peak RSS of each, as ratios (BENCH_S3=rgw: on a
+# (default 1024) MiB of random data, elapsed and peak RSS of each, as ratios; and the download
+# against rclone doing the same work (hashsum sha256 --download) (BENCH_S3=rgw: on a
 # single-node Ceph radosgw instead, test/ceph-rgw.sh). Also the
 # peak RSS of zb-chunk-s3 at BENCH_BIG_MIB (e.g. 4096) when set. Target: >= 1.0x rclone.
 set -eu
@@ -33,7 +34,10 @@ set -- $(t "rclone rcat b:bench/rc < $T/in"); row "rclone rcat" "$@"; RU=$1
 set -- $(t "zb-chunk-s3 --bucket bench --server $URL --prefix zb --no-glacier --dataset t/d --snapshot s < $T/in"); row "zb-chunk-s3 (8M x 4 parts)" "$@"; ZU=$1
 set -- $(t "rclone cat b:bench/rc > /dev/null"); row "rclone cat" "$@"; RD=$1
 set -- $(t "zb-chunk-s3 -d --raw --bucket bench --server $URL --prefix zb t/d > /dev/null"); row "zb-chunk-s3 -d --raw" "$@"; ZD=$1
+# the same work as zb-chunk-s3 -d, which checks every chunk's sha256 before its end leaves
+set -- $(t "rclone hashsum sha256 --download b:bench/rc > /dev/null"); row "rclone hashsum sha256 --download" "$@"; RH=$1
 printf '  => upload zb-chunk-s3/rclone %.2f, download %.2f  (target >= 1.00)\n' "$(echo "$RU / $ZU" | bc -l)" "$(echo "$RD / $ZD" | bc -l)"
+printf '  => download with its sha256 checked, zb-chunk-s3 -d / rclone hashsum --download: %.2f\n' "$(echo "$RH / $ZD" | bc -l)"
 if [ -n "${BENCH_BIG_MIB:-}" ]; then
   head -c $((BENCH_BIG_MIB << 20)) /dev/urandom | /usr/bin/time -f '%e %M' -o "$T/t" \
     zb-chunk-s3 --bucket bench --server $URL --prefix big --no-glacier --dataset t/d --snapshot s

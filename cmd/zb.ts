@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { isSea } from 'node:sea';
 import { setSelf } from '../lib/api/stages.js';
+import { blockingStdout } from '../lib/os/io.js';
 
 const CMDS: Record<string, () => Promise<unknown>> = {
   'zb-send': () => import('./zb-send.js'),
@@ -37,5 +38,6 @@ if (!(name in CMDS) && a[2] === '--version') {
   process.exit(asked ? 0 : 2);
 } else {
   setSelf(self);
+  blockingStdout();
   void CMDS[name]();   // the command's module runs itself (lib/cli run())
 }

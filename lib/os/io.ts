@@ -3,7 +3,7 @@
 // loops of the filters (zb-count, zb-compress, zb-encrypt) read and write synchronously,
 // one syscall per call as cat does, with no thread-pool round trip per 64 KiB pipe read.
 // A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry.
-import { read, write, writev, readSync, writeSync, writevSync } from 'node:fs';
+import { fstatSync, read, write, writev, readSync, writeSync, writevSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
@@ -42,6 +42,19 @@ function written(list: Buffer[], n: number): void {
     if (n >= list[0].length) { n -= list[0].length; list.shift(); }
     else { list[0] = list[0].subarray(n); n = 0; }
   }
+}
+
+/**
+ * Node puts a pipe or socket on fd 1 in non-blocking mode the first time process.stdout is
+ * touched, and every stream's pipe() touches it (the AWS SDK's among them). Our writes go
+ * straight to the fd: they would then meet EAGAIN whenever the next stage is slower and
+ * poll every 1 ms, which made a restore into `sha256sum` 3x slower than `rclone cat`. So
+ * take the handle now and put the fd back in blocking mode, as the shell made it.
+ */
+export function blockingStdout(): void {
+  let st;
+  try { st = fstatSync(1); } catch { return; }
+  if (st.isFIFO() || st.isSocket()) (process.stdout as any)._handle?.setBlocking?.(true);
 }
 
 const nap = new Int32Array(new SharedArrayBuffer(4));

@@ -2,6 +2,7 @@
 // as one line, the part-size rules of a multipart chunk. See zb-chunk-s3(1).
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { UsageError, ZbError } from '../../errors.js';
+import { fastGets } from './get.js';
 
 export interface S3Options {
   bucket: string;
@@ -49,7 +50,7 @@ export function client(o: S3Options, quiet = false): S3Client {
   if (o.profile) process.env.AWS_PROFILE = o.profile;
   // a notice about SDK releases of 2027 on every run is not ours to print
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  return new S3Client({
+  const c = new S3Client({
     region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(o.server ? { endpoint: o.server, forcePathStyle: true } : {}),
     ...(o.key || o.secret ? { credentials: { accessKeyId: o.key ?? '', secretAccessKey: o.secret ?? '' } } : {}),
@@ -62,6 +63,10 @@ export function client(o: S3Options, quiet = false): S3Client {
     // socketTimeout is the inactivity bound (requestTimeout, whole-request, only warns here)
     requestHandler: { connectionTimeout: 4000, socketTimeout: quiet ? 0 : (o.timeout ?? 30) * 1000 },
   });
+  // the reader's GETs over plain http bypass Node's HTTP client (get.ts); the config's
+  // handler is read at each send
+  if (quiet) (c.config as any).requestHandler = fastGets(c.config.requestHandler as any, 4000);
+  return c;
 }
 
 /** The HTTP status of an SDK error (0: none came back). */
