@@ -104,7 +104,7 @@ export function growStdio(): Promise<void> {
   return new Promise((resolve) => { c.on('error', () => resolve()); c.on('close', () => resolve()); });
 }
 
-const GROW_STD = `for (*STDIN, *STDOUT) { fcntl($_, 1031, ${PIPE_SIZE}) if -p $_ }`;
+export const GROW_STD = `for (*STDIN, *STDOUT) { fcntl($_, 1031, ${PIPE_SIZE}) if -p $_ }`;
 
 /**
  * argv run through perl, which enlarges the child's stdin and stdout (when they are pipes)

@@ -18,8 +18,8 @@ step "incremental of $WHOLE bytes at 1 MB/s; sshd killed mid-stream"
 set +e
 zfsbackup --limit-rate 1M --dataset "$P" ssh --dest "${S}q" --host zbt 2> "$W/cut.err" &
 run=$!
-for _ in $(seq 600); do pgrep -f "zfs receive -s $Q\$" >/dev/null && break; sleep 0.1; done
-pgrep -f "zfs receive -s $Q\$" >/dev/null || fail "no zfs receive started: $(cat "$W/cut.err")"
+for _ in $(seq 600); do pgrep -f "^([^ ]*/)?zfs receive -s $Q\$" >/dev/null && break; sleep 0.1; done
+pgrep -f "^([^ ]*/)?zfs receive -s $Q\$" >/dev/null || fail "no zfs receive started: $(cat "$W/cut.err")"
 sleep 15
 kill_sshd
 wait $run; st=$?; set -e
