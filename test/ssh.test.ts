@@ -2,7 +2,7 @@
 // its own host key, authorized key, config and port); the local zfs-fuse pools are the
 // remote's. Replication full and incremental (files and guids), -R, -C, restore, list.
 import t from 'tap';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, ok, pool, treeSums, fill } from './lib/util.js';
 import { sshd } from './lib/sshd.js';
@@ -117,25 +117,4 @@ t.test('--hold: the source snapshot each copy ends with is held (a tag per targe
   t.equal(await refs(`${p.name}@a`), 0, 'a released by both');
   await ok(`zfs destroy ${p.name}@a`);
   await ok(`zfs release ${tr} ${p.name}@b && zfs release ${tl} ${p.name}@b`);
-});
-
-t.test('the stream goes over OpenSSH\'s ssh (ZB_SSH, else ssh on PATH), with its keys and known_hosts; ZB_SSH=ssh2 keeps it in process; a ZB_SSH not there is one line', async (t) => {
-  const s = await sshd(t); s.known();
-  const p = pool(t), q = pool(t);
-  fill(`${p.mnt}/f`, 1 << 20); await ok(`zfs snapshot ${p.name}@a`);
-  // an ssh that logs how it was run, then is OpenSSH's
-  const log = join(p.dir, 'ssh.log'), fake = join(p.dir, 'ssh');
-  writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$*" >> ${log}\nexec /usr/bin/ssh "$@"\n`); chmodSync(fake, 0o755);
-  await ok(`zb-send ${p.name}@a | ZB_SSH=${fake} zb-recv-ssh --host ${s.alias} ${q.name}/x`, { env: s.env });
-  t.same(treeSums(`${q.mnt}/x`), treeSums(p.mnt), 'received whole over it');
-  const args = readFileSync(log, 'utf8');
-  t.match(args, /^-F none .*-o BatchMode=yes -o StrictHostKeyChecking=yes .*-o UserKnownHostsFile=\S*known_hosts .* -p \d+ -l root -- 127\.0\.0\.1 .*zfs receive \S+\/x\n$/, `one run, the connection ours resolved: ${args}`);
-  rmSync(log);
-  await ok(`zb-send ${p.name}@a | ZB_SSH=ssh2 PATH=${p.dir}:$PATH zb-recv-ssh --host ${s.alias} ${q.name}/y`, { env: s.env });
-  t.same(treeSums(`${q.mnt}/y`), treeSums(p.mnt), 'received whole over ssh2');
-  t.notOk(existsSync(log), 'ZB_SSH=ssh2: no ssh run');
-  const r = await sh(`zb-send ${p.name}@a | ZB_SSH=/nonexistent/ssh zb-recv-ssh --host ${s.alias} ${q.name}/z`, { env: s.env });
-  t.equal(r.code, 1);
-  t.match(r.stderr, /^zb-recv-ssh: ZB_SSH: '\/nonexistent\/ssh' not found \(ZB_SSH=ssh2 carries the stream in-process\)$/m);
-  t.equal((await sh(`zfs list ${q.name}/z`)).code, 1, 'nothing received');
 });

@@ -32,7 +32,6 @@ export interface Resolved {
 }
 
 const home = () => homedir();
-const GLOBAL_KNOWN = '/etc/ssh/ssh_known_hosts';
 const tilde = (p: string, o: { user: string; host: string; alias: string }) =>
   p.replace(/^~(?=\/|$)/, home()).replace(/%d/g, home()).replace(/%u/g, userInfo().username).replace(/%r/g, o.user).replace(/%h/g, o.host).replace(/%n/g, o.alias);
 const one = (v: string | string[] | undefined) => Array.isArray(v) ? v[0] : v;
@@ -58,28 +57,11 @@ export function resolve(o: SshOptions): Resolved {
   const secs = (k: string, d: number) => { const v = Number(get(k)); return Number.isFinite(v) && v > 0 ? v : d; };
   return {
     alias: o.host, host, port, user, identities: given.length ? given : defaults,
-    knownHosts: [...known, GLOBAL_KNOWN],
+    knownHosts: [...known, '/etc/ssh/ssh_known_hosts'],
     acceptNew: !!o.acceptNewHostKey || get('StrictHostKeyChecking') === 'accept-new',
     agent: /^yes$/i.test(get('IdentitiesOnly') ?? '') ? undefined : process.env.SSH_AUTH_SOCK || undefined,
     connectTimeout: secs('ConnectTimeout', 10), aliveInterval: secs('ServerAliveInterval', 5), aliveCount: secs('ServerAliveCountMax', 3),
   };
-}
-
-/** An OpenSSH client's arguments up to the command for the connection `r` resolves to: the
- *  same host, port, user, keys, known hosts and timeouts as ours (its own config not read:
- *  -F none), host keys checked strictly (a new one was added when ours connected), nothing
- *  asked, forwarded or written. */
-export function opensshArgs(r: Resolved): string[] {
-  // option values: OpenSSH expands % and ~ in them and splits them at blanks unless quoted
-  const v = (p: string) => { const e = p.replace(/%/g, '%%'); return /[\s"]/.test(e) ? `"${e.replace(/"/g, '')}"` : e; };
-  const o = (k: string, x: string | number) => ['-o', `${k}=${x}`];
-  return ['-F', 'none', '-T', '-x', '-a',
-    ...o('BatchMode', 'yes'), ...o('StrictHostKeyChecking', 'yes'), ...o('UpdateHostKeys', 'no'), ...o('LogLevel', 'INFO'),
-    ...o('UserKnownHostsFile', r.knownHosts.filter(f => f !== GLOBAL_KNOWN).map(v).join(' ')), ...o('GlobalKnownHostsFile', GLOBAL_KNOWN),
-    ...o('ConnectTimeout', r.connectTimeout), ...o('ServerAliveInterval', r.aliveInterval), ...o('ServerAliveCountMax', r.aliveCount),
-    ...o('IdentityAgent', r.agent ? v(r.agent) : 'none'), ...o('IdentitiesOnly', r.agent ? 'no' : 'yes'), ...r.identities.flatMap(f => ['-i', f]),
-    '-c', 'aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr',
-    '-p', String(r.port), '-l', r.user, '--', r.host];
 }
 
 /** The host key algorithm names for a known_hosts key type. */

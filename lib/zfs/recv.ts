@@ -37,7 +37,7 @@ export async function recv(host: ZfsHost, o: z.RecvOpts, decompress?: (alg: stri
       held = Buffer.from(b.subarray(cut));
     }
   } catch (e: any) {
-    if (e?.code === 'EPIPE') await c.done.catch((f) => { throw host.remote && !/exit code/.test(f.message) ? f : z.zfsError(args, c.tail()); });
+    if (e?.code === 'EPIPE') await c.done.catch(() => { throw z.zfsError(args, c.tail()); });
     c.stop();
     sink.close();
     await c.done.catch(() => {});
