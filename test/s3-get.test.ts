@@ -131,3 +131,21 @@ t.test('zb-chunk-s3 -d on s3rver: the bytes back through this handler, stdout le
   for (const f of flags) t.equal(parseInt(f.split(/\s+/)[1], 8) & 0o4000, 0, `stdout blocking (${f})`);
   t.equal(sum(readFileSync(`${d}/out`)), sum(data), 'every byte of 3 chunks back');
 });
+
+t.test('the server killed mid-read: zb-chunk-s3 -d fails within seconds with one line, the stream cut before its end', async (t) => {
+  const { s3rver, S3ENV } = await import('./lib/s3.js');
+  const { ok, sh, tmp } = await import('./lib/util.js');
+  const { writeFileSync, statSync } = await import('node:fs');
+  const srv = await s3rver(t), d = tmp(t), env = S3ENV as any, o = `--bucket zbcut --server ${srv.url} --prefix p --timeout 2`;
+  const big = Buffer.concat([data, data, data]);   // 27 MiB in chunks of 8 MiB
+  writeFileSync(`${d}/in`, big);
+  await ok(`zb-chunk-s3 ${o} --no-glacier --chunk-size 8M --part-size 8M --dataset t/d --snapshot s < ${d}/in`, { env });
+  const run = sh(`zb-chunk-s3 -d --raw ${o} t/d | pv -q -L 8m > ${d}/out`, { env });
+  await new Promise(r => setTimeout(r, 1500));
+  await srv.stop();
+  const t0 = Date.now(), r = await run;
+  t.not(r.code, 0);
+  t.match(r.stderr, /^zb-chunk-s3: cannot read 's3:\/\/zbcut\/p\/chunks\/[^']+': the server does not answer \(\w+\)\n$/);
+  t.ok(Date.now() - t0 < 10_000, `ended ${Date.now() - t0} ms after the kill`);
+  t.ok(statSync(`${d}/out`).size < big.length, `cut: ${statSync(`${d}/out`).size} of ${big.length} bytes out`);
+});

@@ -48,8 +48,9 @@ function written(list: Buffer[], n: number): void {
  * Node puts a pipe or socket on fd 1 in non-blocking mode the first time process.stdout is
  * touched, and every stream's pipe() touches it (the AWS SDK's among them). Our writes go
  * straight to the fd: they would then meet EAGAIN whenever the next stage is slower and
- * poll every 1 ms, which made a restore into `sha256sum` 3x slower than `rclone cat`. So
- * take the handle now and put the fd back in blocking mode, as the shell made it.
+ * poll every 1 ms: 512 MiB restored from s3rver into `sha256sum` took 7.4 s, where
+ * `rclone cat` into it took 2.9 s (now 3.7 to 4.2 s). So take the handle now and put the fd
+ * back in blocking mode, as the shell made it.
  */
 export function blockingStdout(): void {
   let st;

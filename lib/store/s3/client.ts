@@ -30,6 +30,8 @@ export interface S3Options {
 }
 
 export const MiB = 2 ** 20;
+/** ms a connection to the server may take */
+const CONNECT_MS = 4000;
 export const MIN_PART = 5 * MiB, MAX_PART = 5 * 2 ** 30;
 
 /** The part size for chunks of chunkSize: the given one, checked, or the smallest whole
@@ -61,11 +63,11 @@ export function client(o: S3Options, quiet = false): S3Client {
     // retries with backoff on throttling and 5xx (the SDK's standard mode); bounded waits
     maxAttempts: 4,
     // socketTimeout is the inactivity bound (requestTimeout, whole-request, only warns here)
-    requestHandler: { connectionTimeout: 4000, socketTimeout: quiet ? 0 : (o.timeout ?? 30) * 1000 },
+    requestHandler: { connectionTimeout: CONNECT_MS, socketTimeout: quiet ? 0 : (o.timeout ?? 30) * 1000 },
   });
   // the reader's GETs over plain http bypass Node's HTTP client (get.ts); the config's
   // handler is read at each send
-  if (quiet) (c.config as any).requestHandler = fastGets(c.config.requestHandler as any, 4000);
+  if (quiet) (c.config as any).requestHandler = fastGets(c.config.requestHandler as any, CONNECT_MS);
   return c;
 }
 
