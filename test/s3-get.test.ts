@@ -92,6 +92,8 @@ t.test('a body until the close; 100 Continue; a reply that is not HTTP', async t
   t.equal(sum(await read(response.body)), sum(data.subarray(0, 1 << 20)));
   const port2 = await raw(s => { s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'); });
   await t.rejects(h.handle(req(port2)), /not HTTP\/1\.1/);
+  const port3 = await raw(s => { s.end('HTTP/1.1 200 OK\r\ncontent-length: 12abc\r\n\r\nhello'); });
+  await t.rejects(h.handle(req(port3)), /bad content-length '12abc'/, 'a length that is no number is refused, not read to the close');
 });
 
 t.test('an abort ends a GET that waits; a port nobody listens on fails at once', async t => {

@@ -69,7 +69,10 @@ function get(req: Req, connectMs: number, signal?: AbortSignal): Promise<{ respo
         if (r.statusCode < 200) { head = Buffer.alloc(0); if (b.length) bytes(b); return; }   // 100 Continue: the real head follows
         head = undefined;
         if (/chunked/i.test(r.headers['transfer-encoding'] ?? '')) chunked = new Chunked();
-        else if (r.headers['content-length'] !== undefined) left = Number(r.headers['content-length']);
+        else if (r.headers['content-length'] !== undefined) {
+          left = Number(r.headers['content-length']);
+          if (!Number.isSafeInteger(left) || left < 0) { fail(new Error(`the server sent a bad content-length '${r.headers['content-length'].slice(0, 40)}'`)); return; }
+        }
         if (r.statusCode === 204 || r.statusCode === 304) left = 0;
         body = new Readable({ objectMode: true, highWaterMark: 4, read: () => { sock.resume(); }, destroy: (e, cb) => { sock.destroy(); cb(e); } });
         resolve({ response: { ...r, body } });
@@ -117,7 +120,8 @@ function parseHead(text: string): { statusCode: number; reason: string; headers:
   return { statusCode: Number(m[1]), reason: m[2] ?? '', headers };
 }
 
-/** A decoder of `transfer-encoding: chunked`: bytes in, the body's bytes out. */
+/** A decoder of `transfer-encoding: chunked`: bytes in, the body's bytes out (views of
+ *  them: what is fed must not be reused). */
 export class Chunked {
   done = false;
   private line = '';
@@ -129,7 +133,7 @@ export class Chunked {
     while (i < b.length && !this.done) {
       if (this.left > 0) {
         const n = Math.min(this.left, b.length - i);
-        out.push(Buffer.from(b.subarray(i, i + n)));
+        out.push(b.subarray(i, i + n));   // b is the caller's to give: no read buffer is reused under it
         i += n; this.left -= n;
         if (this.left === 0) this.left = -2;
         continue;
@@ -143,8 +147,8 @@ export class Chunked {
       this.line = '';
       if (this.left === -2) { if (l) throw new Error('a chunked body lacks the line break after a chunk'); this.left = -1; continue; }
       if (this.left === -3) { if (!l) this.done = true; continue; }   // trailers, until an empty line
-      const size = parseInt(l.split(';')[0], 16);
-      if (!/^[0-9a-f]+$/i.test(l.split(';')[0].trim()) || !Number.isSafeInteger(size)) throw new Error(`a chunked body has a bad size line '${l.slice(0, 40)}'`);
+      const hex = l.split(';')[0].trim(), size = parseInt(hex, 16);
+      if (!/^[0-9a-f]+$/i.test(hex) || !Number.isSafeInteger(size)) throw new Error(`a chunked body has a bad size line '${l.slice(0, 40)}'`);
       this.left = size === 0 ? -3 : size;
     }
     return out;
