@@ -15,6 +15,8 @@ export interface Proxy {
   requests: string[];
   gets: string[];
   heads: string[];
+  /** the HEADs answered: the storage class and restore state they reported are settled */
+  answered: string[];
   slowDown: number;
   throttled: number;
   close(): Promise<void>;
@@ -22,7 +24,7 @@ export interface Proxy {
 
 export function glacierProxy(target: string): Promise<Proxy> {
   const up = new URL(target);
-  const p: Proxy = { url: '', archived: new Map(), restores: new Map(), done: new Set(), requests: [], gets: [], heads: [], slowDown: 0, throttled: 0, close: async () => {} };
+  const p: Proxy = { url: '', archived: new Map(), restores: new Map(), done: new Set(), requests: [], gets: [], heads: [], answered: [], slowDown: 0, throttled: 0, close: async () => {} };
   const srv: Server = createServer((req, res) => {
     const u = new URL(req.url!, 'http://x'), key = decodeURIComponent(u.pathname.slice(1)), cls = p.archived.get(key);
     if (req.method === 'HEAD') p.heads.push(key);
@@ -56,6 +58,7 @@ export function glacierProxy(target: string): Promise<Proxy> {
         if (p.restores.has(key)) h['x-amz-restore'] = p.done.has(key) ? 'ongoing-request="false", expiry-date="Fri, 01 Jan 2100 00:00:00 GMT"' : 'ongoing-request="true"';
       }
       res.writeHead(r.statusCode!, h);
+      if (req.method === 'HEAD') p.answered.push(key);
       r.pipe(res);
     });
     fwd.on('error', () => { res.writeHead(502); res.end(); });
