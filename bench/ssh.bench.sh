@@ -4,12 +4,13 @@
 # Two more rows split the difference: zb-send | ssh HOST zb-recv (this build's zb-recv, on
 # loopback: the same zb work at both ends, OpenSSH's transport instead of ssh2's), and
 # zfs send | ssh HOST 'cat > /dev/null' (the transport alone: what zfs-fuse's receive
-# leaves of it). BENCH_SSH_MIB (default 1024) of half-compressible data;
-# BENCH_SSH_RUNS rounds (default 5), each timing every row, the first two in alternating
+# leaves of it); and zfs send | zb-recv-ssh (a plain stream, through the shell's 64 KiB
+# pipe, which zb-recv-ssh enlarges). BENCH_SSH_MIB (default 1024) of half-compressible data;
+# BENCH_SSH_RUNS rounds (default 7), each timing every row, the first two in alternating
 # order; each row end to end (start-up, connection, lookups and all), its median shown, and
 # every round's ratio of zb to OpenSSH, and their median. A loaded machine moves all of them.
 set -eu
-MIB=${BENCH_SSH_MIB:-1024}; RUNS=${BENCH_SSH_RUNS:-5}
+MIB=${BENCH_SSH_MIB:-1024}; RUNS=${BENCH_SSH_RUNS:-7}
 command -v /usr/sbin/sshd >/dev/null || { echo "ssh: skipped (no sshd)"; exit 0; }
 . "$(dirname "$0")/pool.sh"
 bench_pool ssh $((MIB * 3 + 256))
@@ -32,13 +33,14 @@ BYTES=$(zfs send $P/src@s | wc -c)
 t() { /usr/bin/time -f '%e %U %S' -o "$T/t" sh -c "$1"; read -r e u s < "$T/t"; echo "$e $(echo "$u + $s" | bc)"; }
 drop() { for j in 1 2 3 4 5 6 7 8 9 10; do zfs list $P/dst >/dev/null 2>&1 || return 0; zfs destroy -r $P/dst 2>/dev/null || sleep 0.5; done; }
 run() { r=$(t "$2"); drop; eval "$1=\"\$$1 $r\""; }   # run VAR CMD: appends "elapsed cpu" to VAR
-A=""; B=""; C=""; D=""
+A=""; B=""; C=""; D=""; E=""
 for i in $(seq "$RUNS"); do
   a="zfs send $P/src@s | $SSH /usr/sbin/zfs receive $P/dst"
   b="zb-send $P/src@s | zb-recv-ssh --host 127.0.0.1 --port $PORT --user root $P/dst"
   if [ $((i % 2)) = 1 ]; then run A "$a"; run B "$b"; else run B "$b"; run A "$a"; fi
   run C "zb-send $P/src@s | $SSH $(command -v zb-recv) $P/dst"
   run D "zfs send $P/src@s | $SSH 'cat > /dev/null'"
+  run E "zfs send $P/src@s | zb-recv-ssh --host 127.0.0.1 --port $PORT --user root $P/dst"
 done
 # field k (1 elapsed, 2 cpu) of every run of a row, one a line; med: the median of lines
 each() { echo "$1" | xargs -n 2 | cut -d' ' -f"$2"; }
@@ -49,9 +51,11 @@ row 'zfs send | ssh zfs receive' "$A"
 row 'zb-send | zb-recv-ssh' "$B"
 row 'zb-send | ssh zb-recv' "$C"
 row 'zfs send | ssh cat > /dev/null' "$D"
+row 'zfs send | zb-recv-ssh' "$E"
 each "$A" 1 > "$T/a"; each "$B" 1 > "$T/b"
 R=$(paste -d' ' "$T/a" "$T/b" | awk '{ printf "%.2f\n", $1 / $2 }')
 printf '  => zb-send|zb-recv-ssh / zfs send|ssh zfs receive throughput, each round: %s\n' "$(echo $R)"
 printf '  => median: %.2f (target >= 0.9)\n' "$(echo "$R" | med)"
 printf '  => zb-recv-ssh / ssh zb-recv (ssh2 against OpenSSH, the same zb stages): %.2f\n' "$(echo "$(each "$C" 1 | med) / $(each "$B" 1 | med)" | bc -l)"
+printf '  => zfs send|zb-recv-ssh / zfs send|ssh zfs receive: %.2f\n' "$(echo "$(each "$A" 1 | med) / $(each "$E" 1 | med)" | bc -l)"
 printf '  => zfs receive over ssh / the transport alone: %.2f (zfs-fuse is the bound when low)\n' "$(echo "$(each "$D" 1 | med) / $(each "$A" 1 | med)" | bc -l)"

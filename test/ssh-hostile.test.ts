@@ -146,6 +146,23 @@ t.test('a remote target that would need -F is refused, its files intact', async 
   t.same(treeSums(`${q.mnt}/bk`), before);
 });
 
+t.test('a remote with no zfs: one line that names it, from the receive (which looks for zfs itself), zb-list and the wrapper', async (t) => {
+  const s = await sshd(t, [], { noZfs: true }); s.known();
+  const p = pool(t);
+  fill(`${p.mnt}/f`, 100_000); await ok(`zfs snapshot ${p.name}@a`);
+  const none = /'zfs' not found on '127\.0\.0\.1' \(on its PATH or in \/usr\/sbin, \/sbin, \/usr\/local\/sbin\): install ZFS there$/;
+  const at = `--host 127.0.0.1 --port ${s.port}`;
+  const r = await sh(`zb-send ${p.name}@a | zb-recv-ssh ${at} ${p.name}/x`, { env: s.env });
+  t.equal(r.code, 1);
+  oneLine(t, r.stderr, new RegExp('^zb-recv-ssh: ' + none.source));
+  const l = await sh(`zb-list ${at} ${p.name}`, { env: s.env });
+  t.equal(l.code, 1);
+  oneLine(t, l.stderr, new RegExp('^zb-list: ' + none.source));
+  const w = await sh(`zfsbackup --pool ${p.name} ssh --dest ${p.name}/y ${at}`, { env: s.env });
+  t.equal(w.code, 1);
+  oneLine(t, w.stderr, new RegExp('^zfsbackup: ' + none.source));
+});
+
 t.test('dataset names made of shell syntax run nothing on the remote; the quoting survives a real remote shell', async (t) => {
   const s = await sshd(t); s.known();
   const d = tmp(t), flag = join(d, 'PWNED');

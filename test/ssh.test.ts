@@ -52,6 +52,14 @@ t.test('-R replicates the children; zb-recv-ssh by hand with -i and --port', asy
   t.same((await rows(`${q.name}/bk/data/kid`, s.env)).map(r => r[1]), (await rows(`${p.name}/data/kid`, s.env)).map(r => r[1]));
   await ok(`zb-send ${p.name}/data/kid@r1 | zb-recv-ssh --host 127.0.0.1 --port ${s.port} --user root -i ${s.home}/.ssh/id_ed25519 ${q.name}/byhand`, { env: s.env });
   t.same(treeSums(`${q.mnt}/byhand`), treeSums(`${p.mnt}/data/kid`));
+  // a plain zfs send stream, through a 64 KiB pipe that zb-recv-ssh enlarges (F_GETPIPE_SZ,
+  // 1032, asked by the writer at the end): read 64 KiB at a time, it went at 0.76 of the rate
+  await ok(`zfs create ${p.name}/solo`); fill(`${p.mnt}/solo/z`, 3 << 20, true); await ok(`zfs snapshot ${p.name}/solo@r2`);
+  const size = join(s.dir, 'pipe-size');
+  const copy = `perl -e 'while (sysread(STDIN, my $b, 65536)) { syswrite(STDOUT, $b) } open(my $f, ">", $ARGV[0]); print $f fcntl(STDOUT, 1032, 0)' ${size}`;
+  await ok(`zfs send ${p.name}/solo@r2 | ${copy} | zb-recv-ssh --host ${s.alias} ${q.name}/plain`, { env: s.env });
+  t.same(treeSums(`${q.mnt}/plain`), treeSums(`${p.mnt}/solo`), 'a plain zfs stream received');
+  t.equal(readFileSync(size, 'utf8'), '1048576', 'its stdin pipe was enlarged to 1 MiB');
 });
 
 t.test('-C: compressed here, decompressed by the remote zstd; without it there, a warning and uncompressed', async (t) => {

@@ -110,14 +110,18 @@ export function diskFull(e: { code?: string; errno?: number } | null | undefined
   return null;
 }
 
+const FRESH_ROOM = 64 << 10;   // a pipe's smallest capacity
+
 /** Buffered reader over an fd: exact reads for headers, big reads for payload; blocking
- *  reads when sync (a filter's data loop), else reads in the thread pool. */
+ *  reads when sync (a filter's data loop), else reads in the thread pool. When fresh, a view
+ *  it hands out stays valid: bytes it has handed out are never written again (reads go on
+ *  after them, or into a new buffer), for a consumer that keeps them queued. */
 export class FdReader {
   private buf: Buffer;
   private start = 0;
   private end = 0;
   eof = false;
-  constructor(public fd: number, size = BUF, public sync = false) { this.buf = Buffer.allocUnsafe(size); }
+  constructor(public fd: number, size = BUF, public sync = false, public fresh = false) { this.buf = Buffer.allocUnsafe(size); }
 
   private read(off: number, len: number): Promise<number> | number {
     return this.sync ? readSome(this.fd, this.buf, off, len) : readFd(this.fd, this.buf, off, len);
@@ -134,7 +138,9 @@ export class FdReader {
     }
     while (this.end - this.start < n && !this.eof) {
       if (this.start > 0 && this.buf.length - this.end < n - (this.end - this.start)) {
-        this.buf.copy(this.buf, 0, this.start, this.end);
+        const to = this.fresh ? Buffer.allocUnsafe(this.buf.length) : this.buf;
+        this.buf.copy(to, 0, this.start, this.end);
+        this.buf = to;
         this.end -= this.start; this.start = 0;
       }
       const got = await this.read(this.end, this.buf.length - this.end);
@@ -162,10 +168,14 @@ export class FdReader {
   async some(max = BUF): Promise<Buffer> {
     if (this.buffered === 0) {
       if (this.eof) return this.buf.subarray(0, 0);
-      this.start = this.end = 0;
-      const got = await this.read(0, this.buf.length);
+      // fresh: on after what was handed out, or into a new buffer when little room is left
+      if (!this.fresh || this.buf.length - this.end < FRESH_ROOM) {
+        if (this.fresh) this.buf = Buffer.allocUnsafe(this.buf.length);
+        this.start = this.end = 0;
+      }
+      const got = await this.read(this.end, this.buf.length - this.end);
       if (got === 0) { this.eof = true; return this.buf.subarray(0, 0); }
-      this.end = got;
+      this.end += got;
     }
     const n = Math.min(max, this.buffered);
     const b = this.buf.subarray(this.start, this.start + n);

@@ -107,6 +107,7 @@ export interface OpenOptions {
   /** Accept input that is not a zb stream: 'zfs' only a zfs send stream, 'any' anything. */
   plain?: false | 'zfs' | 'any';
   sync?: boolean;          // blocking reads (FdReader)
+  fresh?: boolean;         // views that stay valid (FdReader)
 }
 
 /** Reads a zb stream (or plain input where allowed) from an fd. */
@@ -117,7 +118,7 @@ export class ZbReader {
   peek(n: number): Promise<Buffer> { return this.r.peek(n); }
 
   static async open(fd: number, opts: OpenOptions = {}): Promise<ZbReader> {
-    const r = new FdReader(fd, undefined, opts.sync);
+    const r = new FdReader(fd, undefined, opts.sync, opts.fresh);
     const head = await r.peek(16);
     if (head.length === 0) throw new EmptyInputError();
     if (head.length >= 8 && head.subarray(0, 8).equals(MAGIC)) {
@@ -140,7 +141,8 @@ export class ZbReader {
       : 'input is not a zb stream' + (opts.plain === 'zfs' ? ' nor a zfs send stream' : ''));
   }
 
-  /** The payload, in views valid until the next iteration. Throws on a cut or corrupt stream. */
+  /** The payload, in views valid until the next iteration (for good, when opened fresh).
+   *  Throws on a cut or corrupt stream. */
   async *payload(): AsyncGenerator<Buffer> {
     if (this.plain) {
       for (let b = await this.r.some(); b.length; b = await this.r.some()) yield b;

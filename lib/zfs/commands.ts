@@ -183,17 +183,17 @@ export interface RecvOpts {
 }
 
 export async function recvArgs(host: ZfsHost, o: RecvOpts): Promise<string[]> {
-  const c = await host.caps();
+  const c = o.noMount || o.resumable ? await host.caps() : undefined;   // a remote's probe costs a channel
   const a = ['receive'];
   if (o.force) a.push('-F');
   if (o.discardFirst) a.push('-d');
   if (o.verbose) a.push('-v');
   if (o.noMount) {
-    if (!c.recvU) throw new ZfsError('this zfs cannot receive without mounting (-u)');
+    if (!c!.recvU) throw new ZfsError('this zfs cannot receive without mounting (-u)');
     a.push('-u');
   }
   if (o.resumable) {
-    if (!c.resume) throw new ZfsError('this zfs cannot make a receive resumable (-s): needs OpenZFS 0.7 or later');
+    if (!c!.resume) throw new ZfsError('this zfs cannot make a receive resumable (-s): needs OpenZFS 0.7 or later');
     a.push('-s');
   }
   a.push(o.target);

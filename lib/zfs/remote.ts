@@ -18,9 +18,12 @@ const TAIL = 4096;
 // zfs-fuse (bench/ssh.bench.sh). Without perl, or elsewhere, nothing happens.
 const GROW = `perl -e ${quote(GROW_STD)} 2>/dev/null;`;
 const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+const NOT_FOUND = 'zb-lookup: no zfs';
+// sets z to the zfs found, or says NOT_FOUND and exits 127
+const FIND = `z=; for p in "$(command -v zfs 2>/dev/null)" ${SBIN.map(d => `${d}/zfs`).join(' ')}; do if [ -n "$p" ] && [ -x "$p" ]; then z=$p; break; fi; done; ` +
+  `if [ -z "$z" ]; then echo ${NOT_FOUND} >&2; exit 127; fi;`;
 // prints "STATUS PATH" (zfs's exit status without operands, the zfs found), then its usage
-const LOOKUP = `for p in "$(command -v zfs 2>/dev/null)" ${SBIN.map(d => `${d}/zfs`).join(' ')}; do if [ -n "$p" ] && [ -x "$p" ]; then ` +
-  `u=$("$p" 2>&1); echo "$? $p"; printf '%s\\n' "$u"; exit 0; fi; done; exit 127`;
+const LOOKUP = `${FIND} u=$("$z" 2>&1); echo "$? $z"; printf '%s\\n' "$u"`;
 
 export class SshZfs implements ZfsHost {
   readonly remote = true;
@@ -43,6 +46,9 @@ export class SshZfs implements ZfsHost {
     });
     return this.conn.then(c => c.client);
   }
+
+  /** Connect and log in now (later commands then start at once). */
+  async connect(): Promise<void> { await this.client(); }
 
   close(): void { void this.conn?.then(c => c.client.end(), () => {}); this.conn = undefined; }
 
@@ -79,7 +85,7 @@ export class SshZfs implements ZfsHost {
   zfs(): Promise<string> {
     return this.found ??= this.capture(LOOKUP, 'zfs lookup').then((r) => {
       const m = /^(\d+) (.+)\n/.exec(r.stdout);
-      if (r.code !== 0 || !m) throw new ZfsError(`'zfs' not found on '${this.name}' (on its PATH or in ${SBIN.join(', ')}): install ZFS there`);
+      if (r.code !== 0 || !m) throw this.notFound();
       this.usage = { stdout: r.stdout.slice(m[0].length), stderr: '', code: Number(m[1]) };
       return this.path = m[2];
     });
@@ -108,14 +114,21 @@ export class SshZfs implements ZfsHost {
     return { stdout: Buffer.concat(out).toString('utf8'), stderr: c.tail(), code };
   }
 
-  /** zfs there, reading c.stdin ('pipe', through `through` when given) or writing c.stdout ('pipe'). */
+  /** zfs there, reading c.stdin ('pipe', through `through` when given) or writing c.stdout
+   *  ('pipe'). Where zfs is not looked up yet, the command looks for it itself: one channel
+   *  (on a host whose shell reads a slow rc file, ~0.1 s) instead of two. */
   async start(args: string[], [stdin, stdout]: [ZfsIo, ZfsIo], through?: string[]): Promise<Running> {
     if ((stdin !== 'pipe' && stdin !== 'ignore') || (stdout !== 'pipe' && stdout !== 'ignore')) throw new ZbError('internal error: a remote zfs takes streams, not fds');
-    const zfs = await this.zfs();
-    const line = commandLine([zfs, ...args]);
-    const c = await this.exec(`${GROW} ${through ? `${commandLine(through)} | ${line}` : line}`, `${through ? through.join(' ') + ' | ' : ''}zfs ${args.join(' ')}`);
+    const zfs = this.path ?? (this.found ? await this.zfs() : undefined);
+    const line = zfs ? commandLine([zfs, ...args]) : `"$z" ${commandLine(args)}`;
+    const c = await this.exec(`${GROW} ${zfs ? '' : FIND + ' '}${through ? `${commandLine(through)} | ${line}` : line}`, `${through ? through.join(' ') + ' | ' : ''}zfs ${args.join(' ')}`);
+    if (!zfs) { c.done = c.done.catch((e) => { throw c.tail().includes(NOT_FOUND) ? this.notFound() : e; }); c.done.catch(() => {}); }
     if (stdin === 'ignore') c.stdin.end();
     if (stdout === 'ignore') c.stdout.resume();   // or 'close' never comes
     return c;
+  }
+
+  private notFound(): ZfsError {
+    return new ZfsError(`'zfs' not found on '${this.name}' (on its PATH or in ${SBIN.join(', ')}): install ZFS there`);
   }
 }

@@ -14,7 +14,9 @@ const freePort = () => new Promise<number>((res) => { const s = createServer(); 
 const keygen = (f: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'zbt', '-f', f]);
 
 /** Start sshd; `known()` writes its key into the client's known_hosts ([127.0.0.1]:port). */
-export async function sshd(t: { teardown(f: () => void | Promise<void>): void }, extra: string[] = []): Promise<Sshd> {
+/** `noZfs`: sshd runs in a mount namespace of its own where no zfs is to be found (zfs's
+ *  path is /dev/null there, which is not executable). */
+export async function sshd(t: { teardown(f: () => void | Promise<void>): void }, extra: string[] = [], o: { noZfs?: boolean } = {}): Promise<Sshd> {
   const dir = tmp(t, 'zbt-sshd-'), home = join(dir, 'home'), ssh = join(home, '.ssh');
   mkdirSync(ssh, { recursive: true, mode: 0o700 });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });   // sshd's privilege separation directory
@@ -27,7 +29,10 @@ export async function sshd(t: { teardown(f: () => void | Promise<void>): void },
     'PermitRootLogin yes', 'LogLevel ERROR', ...(extra.length ? extra : ['SetEnv PATH=/usr/local/bin:/usr/bin:/bin']), ''].join('\n'));
   const alias = 'zbt-backup';
   writeFileSync(join(ssh, 'config'), `Host ${alias}\n  HostName 127.0.0.1\n  Port ${port}\n  User root\n`);
-  const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config'), '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-D', '-e', '-f', join(dir, 'sshd_config'), '-p', String(port)];
+  const zfs = execFileSync('sh', ['-c', 'command -v zfs'], { env: { PATH: '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin' } }).toString().trim();
+  const proc = o.noZfs ? spawn('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null ${zfs} && exec /usr/sbin/sshd "$@"`, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn('/usr/sbin/sshd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = ''; proc.stderr!.on('data', d => { err += d; });
   for (let i = 0; ; i++) {
     try { execFileSync('ssh-keyscan', ['-p', String(port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] }); break; }
