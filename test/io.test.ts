@@ -1,15 +1,18 @@
 // FdReader (lib/os/io.ts) over a real pipe: a fresh reader's views stay valid while later
 // reads go on (zb-recv-ssh queues them on the ssh channel without copying), small reads
 // share a buffer instead of pinning one each; a reader that is not fresh reuses its buffer.
+// Over a file and with a zb header split over many tiny writes, the same bytes.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ROOT } from './lib/util.js';
+import { ROOT, tmp } from './lib/util.js';
+import { zbWrap } from './lib/zbstream.js';
 
 const io = await import(join(ROOT, 'dist/lib/os/io.js'));
 const proc = await import(join(ROOT, 'dist/lib/os/proc.js'));
+const zb = await import(join(ROOT, 'dist/lib/stream/zb.js'));
 
 // 300 writes of 4 KiB with pauses (small reads), then 16 of 512 KiB: each chunk its own byte
 const WRITER = `import sys, time
@@ -30,12 +33,13 @@ const expected = () => {
 async function readAll(fresh: boolean) {
   const [[r, w]] = proc.pipes(1);
   const child = spawn('python3', ['-c', WRITER], { stdio: ['ignore', w, 'inherit'] });
+  const closed = new Promise(res => child.on('close', res));   // now: it may close before we read the end
   closeSync(w);
   const reader = new io.FdReader(r, undefined, false, fresh);
   const views: Buffer[] = [];
   for (let b = await reader.some(); b.length; b = await reader.some()) views.push(b);
   closeSync(r);
-  await new Promise(res => child.on('close', res));
+  await closed;
   const h = createHash('sha256');
   for (const v of views) h.update(v);
   return { sum: h.digest('hex'), views, buffers: new Set(views.map(v => v.buffer)).size };
@@ -54,3 +58,37 @@ t.test('not fresh: the buffer is reused, so kept views are overwritten (what fre
   t.not(sum, expected());
   t.equal(buffers, 1);
 });
+
+t.test('fresh over a file: the same bytes, views intact', async (t) => {
+  const f = join(tmp(t, 'zbt-io-'), 'data'), data = Buffer.alloc(3 << 20);
+  for (let i = 0; i < data.length; i += 4096) data.fill(i % 251, i, i + 4096);
+  writeFileSync(f, data);
+  const fd = openSync(f, 'r'), r = new io.FdReader(fd, undefined, false, true), views: Buffer[] = [];
+  for (let b = await r.some(); b.length; b = await r.some()) views.push(b);
+  closeSync(fd);
+  t.ok(Buffer.concat(views).equals(data));
+});
+
+t.test('a zb stream whose header comes a few bytes at a time through a pipe: meta and payload whole', async (t) => {
+  const payload = Buffer.alloc(2 << 20);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 255;
+  const d = tmp(t, 'zbt-io-'), f = join(d, 's.zb');
+  writeFileSync(f, zbWrap(payload, { snapshot: 'tiny-writes' }, 300_000));
+  const [[r, w]] = proc.pipes(1);
+  // the first 200 bytes 3 at a time, with pauses, then the rest
+  const child = spawn('python3', ['-c', `import sys, time
+b = open(sys.argv[1], 'rb').read(); o = sys.stdout.buffer
+for i in range(0, 200, 3):
+    o.write(b[i:i + 3]); o.flush(); time.sleep(0.001)
+o.write(b[((200 + 2) // 3) * 3:]); o.flush()`, f], { stdio: ['ignore', w, 'inherit'] });
+  const closed = new Promise(res => child.on('close', res));
+  closeSync(w);
+  const rd = await zb.ZbReader.open(r, { fresh: true });
+  t.equal(rd.meta.snapshot, 'tiny-writes');
+  const parts: Buffer[] = [];
+  for await (const p of rd.payload()) parts.push(p);
+  closeSync(r);
+  await closed;
+  t.ok(Buffer.concat(parts).equals(payload), 'the payload, through views kept to the end');
+});
+
