@@ -43,8 +43,8 @@ run(async (argv) => {
   if (o._.length !== 1) throw new UsageError(o._.length ? 'too many operands' : 'missing FILESYSTEM operand');
   const ro = { target: o._[0], force: o.force, discardFirst: o.d, noMount: o['no-mount'], resumable: o.resumable, verbose: o.verbose };
   if (!ssh) return recv(localZfs(), ro);   // enlarges our stdin with zfs's
-  // a 1 MiB stdin pipe: `zfs send | zb-recv-ssh` read 64 KiB at a time (0.76 of OpenSSH's
-  // throughput into zfs-fuse, against 0.9 behind zb-send, which enlarges it)
+  // a 1 MiB stdin pipe: `zfs send | zb-recv-ssh` read 64 KiB at a time, at 0.76 of
+  // OpenSSH's throughput into zfs-fuse (0.94 enlarged: bench/ssh.bench.sh)
   const grown = growStdio();
   const host = new SshZfs(ssh);
   // connect (and probe zfs there, when an option needs it) while the stream's header comes; a
