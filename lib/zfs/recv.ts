@@ -17,7 +17,8 @@ import type { Running, ZfsHost } from './host.js';
 export async function recv(host: ZfsHost, o: z.RecvOpts, decompress?: (alg: string) => Promise<string[] | undefined>): Promise<void> {
   // locally blocking reads, like the writes; remotely views that stay valid, for the channel
   // to queue without a copy (a copy of every byte cost a tenth of zb-recv-ssh's CPU)
-  const r = await ZbReader.open(0, { plain: 'zfs', sync: !host.remote, fresh: host.remote });
+  const fresh = host.remote;
+  const r = await ZbReader.open(0, { plain: 'zfs', sync: !fresh, fresh });
   const f = r.meta.filters.at(-1);
   const through = f?.kind === 'compress' && r.meta.filters.length === 1 ? await decompress?.(f.alg) : undefined;
   if (f && !through) {
@@ -36,7 +37,7 @@ export async function recv(host: ZfsHost, o: z.RecvOpts, decompress?: (alg: stri
       const cut = Math.max(0, b.length - HOLD);
       const w = held ? (cut ? [held, b.subarray(0, cut)] : [held]) : cut ? [b.subarray(0, cut)] : [];
       if (w.length) { const p = sink.write(w); if (p) await p; }
-      held = host.remote ? b.subarray(cut) : Buffer.from(b.subarray(cut));
+      held = fresh ? b.subarray(cut) : Buffer.from(b.subarray(cut));   // a reused view is copied
     }
   } catch (e: any) {
     if (e?.code === 'EPIPE') await c.done.catch(() => { throw z.zfsError(args, c.tail()); });

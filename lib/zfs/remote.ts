@@ -3,7 +3,8 @@
 // remote PATH, then /usr/sbin, /sbin, /usr/local/sbin), its capabilities probed on their own.
 // Every command line is built by ssh.ts's quoting; the remote exit status is the command's.
 // The lookup runs the zfs it finds without operands too: its usage is what the capability
-// probe reads, so the two cost one channel (a round trip, ~0.2 s on a loaded host) instead of two.
+// probe reads, so the two cost one channel (a round trip, ~0.2 s on a loaded host) instead of
+// two; a stream that needs neither first (start()) runs FIND in its own command line.
 import type ssh2 from 'ssh2';
 import { ZbError } from '../errors.js';
 import { connect, type Resolved, type SshOptions } from '../ssh/connect.js';
