@@ -38,7 +38,7 @@ async function readAll(fresh: boolean) {
   const reader = new io.FdReader(r, undefined, false, fresh);
   const views: Buffer[] = [];
   for (let b = await reader.some(); b.length; b = await reader.some()) views.push(b);
-  closeSync(r);
+  if (!fresh) closeSync(r);   // a fresh reader of a pipe reads it on the event loop and closes it at its end
   await closed;
   const h = createHash('sha256');
   for (const v of views) h.update(v);
@@ -87,7 +87,6 @@ o.write(b[((200 + 2) // 3) * 3:]); o.flush()`, f], { stdio: ['ignore', w, 'inher
   t.equal(rd.meta.snapshot, 'tiny-writes');
   const parts: Buffer[] = [];
   for await (const p of rd.payload()) parts.push(p);
-  closeSync(r);
   await closed;
   t.ok(Buffer.concat(parts).equals(payload), 'the payload, through views kept to the end');
 });

@@ -3,11 +3,12 @@
 // killed mid-stream, a target that would need -F, dataset names made of shell syntax. Each
 // ends non-zero with one line within seconds, and nothing is committed on the target.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { join } from 'node:path';
-import { sh, ok, pool, treeSums, fill, tmp, ROOT } from './lib/util.js';
+import { sh, ok, pool, treeSums, fill, tmp, ROOT, ENV } from './lib/util.js';
 import { sshd } from './lib/sshd.js';
 
 const oneLine = (t: any, stderr: string, re: RegExp) => {
@@ -118,6 +119,49 @@ t.test('a network gone silent mid-stream (sshd stopped): the keepalive ends the 
   t.match(r.stderr, /^zb-recv-ssh: connection to 'zbt-backup' lost: no answer for 2 s/m);
   t.ok(Date.now() - t0 < 8000, `ended ${Date.now() - t0} ms after the network went silent`);
   s.kill();
+  await new Promise(res => setTimeout(res, 1000));
+  t.ok(await absent(`${q.name}/bk`), 'nothing received');
+});
+
+t.test('a receive that fails at start ends at once, while its writer still holds the pipe open', async (t) => {
+  // zb-recv-ssh reads its stdin on the event loop, ahead of the stream: that read must not
+  // keep it alive once it has failed (here: nothing listens on port 1)
+  const p = pool(t), d = tmp(t);
+  fill(`${p.mnt}/f`, 100_000); await ok(`zfs snapshot ${p.name}@a`);
+  const r = await sh(`mkfifo ${d}/f; (zb-send ${p.name}@a; exec sleep 30) > ${d}/f 2>/dev/null & w=$!; ` +
+    `s=$(date +%s%N); zb-recv-ssh --host 127.0.0.1 --port 1 ${p.name}/bk < ${d}/f; rc=$?; e=$(date +%s%N); kill $w; echo $rc $(( (e - s) / 1000000 ))`);
+  const [rc, ms] = r.out.trim().split(' ').map(Number);
+  t.equal(rc, 1);
+  oneLine(t, r.stderr, /^zb-recv-ssh: cannot connect to '127\.0\.0\.1' port 1: connection refused$/);
+  t.ok(ms < 5000, `ended in ${ms} ms, with 30 s of writer left`);
+});
+
+t.test('input from a socket reset mid-stream: one line, the read error; nothing received', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t), d = tmp(t);
+  fill(`${p.mnt}/big`, 8 << 20); await ok(`zfs snapshot ${p.name}@a`);
+  await ok(`zb-send ${p.name}@a > ${d}/s.zb`);
+  const data = readFileSync(`${d}/s.zb`);
+  let conn: Socket | undefined;
+  const srv = createServer((c) => { conn = c; c.on('error', () => {}); c.write(data.subarray(0, 4 << 20)); });
+  await new Promise<void>(res => srv.listen(0, '127.0.0.1', () => res()));
+  t.teardown(() => srv.close());
+  const cli = connect((srv.address() as any).port, '127.0.0.1');
+  await once(cli, 'connect');
+  const env: Record<string, string | undefined> = { ...ENV, ...s.env };
+  delete env.NODE_OPTIONS;
+  const c = spawn('zb-recv-ssh', ['--host', s.alias, `${q.name}/bk`], { env, stdio: [cli, 'ignore', 'pipe'] });
+  cli.destroy();   // the receive has its own copy
+  let err = '';
+  c.stderr!.on('data', (b) => { err += b; });
+  const closed = once(c, 'close');
+  await receiving(`${q.name}/bk`);
+  conn!.resetAndDestroy();
+  const t0 = Date.now();
+  const [code] = await closed;
+  t.equal(code, 1);
+  oneLine(t, err, /^zb-recv-ssh: read error: read ECONNRESET$/);
+  t.ok(Date.now() - t0 < 5000, `ended in ${Date.now() - t0} ms`);
   await new Promise(res => setTimeout(res, 1000));
   t.ok(await absent(`${q.name}/bk`), 'nothing received');
 });

@@ -2,9 +2,11 @@
 // fs.read/fs.write go straight to the fd (no stream objects, no encodings). The data
 // loops of the filters (zb-count, zb-compress, zb-encrypt) read and write synchronously,
 // one syscall per call as cat does, with no thread-pool round trip per 64 KiB pipe read.
-// A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry.
+// A fd another process made non-blocking answers EAGAIN: wait 1 ms and retry. zb-recv-ssh,
+// whose one thread also runs the ssh transport, reads its stdin on the event loop instead.
 import { fstatSync, read, write, writev, readSync, writeSync, writevSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { DiskFullError, ZbError } from '../errors.js';
@@ -115,15 +117,33 @@ const FRESH_ROOM = 64 << 10;   // a pipe's smallest capacity
 /** Buffered reader over an fd: exact reads for headers, big reads for payload; blocking
  *  reads when sync (a filter's data loop), else reads in the thread pool. When fresh, a view
  *  it hands out stays valid: bytes it has handed out are never written again (reads go on
- *  after them, or into a new buffer), for a consumer that keeps them queued. */
+ *  after them, or into a new buffer), for a consumer that keeps them queued; a fresh reader
+ *  of a pipe or socket reads it on the event loop (LoopRead), and the fd is then its own. */
 export class FdReader {
   private buf: Buffer;
   private start = 0;
   private end = 0;
   eof = false;
-  constructor(public fd: number, size = BUF, public sync = false, public fresh = false) { this.buf = Buffer.allocUnsafe(size); }
+  private loop: LoopRead | null = null;
+  private rest: Buffer | null = null;   // of the loop's last chunk, not yet in buf
+  constructor(public fd: number, size = BUF, public sync = false, public fresh = false) {
+    this.buf = Buffer.allocUnsafe(size);
+    if (fresh && !sync) this.loop = LoopRead.open(fd);
+  }
+
+  /** The loop's next chunk (empty at EOF): a view that stays valid. */
+  private chunk(): Promise<Buffer> {
+    const b = this.rest;
+    if (b) { this.rest = null; return Promise.resolve(b); }
+    return this.loop!.next();
+  }
 
   private read(off: number, len: number): Promise<number> | number {
+    if (this.loop) return this.chunk().then((b) => {
+      const n = b.copy(this.buf, off, 0, Math.min(len, b.length));
+      if (n < b.length) this.rest = b.subarray(n);
+      return n;
+    });
     return this.sync ? readSome(this.fd, this.buf, off, len) : readFd(this.fd, this.buf, off, len);
   }
 
@@ -168,14 +188,21 @@ export class FdReader {
   async some(max = BUF): Promise<Buffer> {
     if (this.buffered === 0) {
       if (this.eof) return this.buf.subarray(0, 0);
-      // fresh: on after what was handed out, or into a new buffer when little room is left
-      if (!this.fresh || this.buf.length - this.end < FRESH_ROOM) {
-        if (this.fresh) this.buf = Buffer.allocUnsafe(this.buf.length);
-        this.start = this.end = 0;
+      if (this.loop) {   // the chunk itself becomes the buffer: no copy
+        const b = await this.chunk();
+        if (!b.length) { this.eof = true; return b; }
+        this.buf = b; this.start = 0; this.end = b.length;
       }
-      const got = await this.read(this.end, this.buf.length - this.end);
-      if (got === 0) { this.eof = true; return this.buf.subarray(0, 0); }
-      this.end += got;
+      // fresh: on after what was handed out, or into a new buffer when little room is left
+      else {
+        if (!this.fresh || this.buf.length - this.end < FRESH_ROOM) {
+          if (this.fresh) this.buf = Buffer.allocUnsafe(this.buf.length);
+          this.start = this.end = 0;
+        }
+        const got = await this.read(this.end, this.buf.length - this.end);
+        if (got === 0) { this.eof = true; return this.buf.subarray(0, 0); }
+        this.end += got;
+      }
     }
     const n = Math.min(max, this.buffered);
     const b = this.buf.subarray(this.start, this.start + n);
@@ -183,6 +210,77 @@ export class FdReader {
     return b;
   }
 }
+
+/** A pipe or socket read on the event loop (epoll; libuv reads straight into our buffers)
+ *  rather than in the thread pool, with no hand-off between threads per read. Chunks are
+ *  views that stay valid (each read goes after the last, or into a new buffer); reading
+ *  pauses while QUEUED bytes wait, and keeps the process alive only while a reader waits
+ *  (a stage that failed at start must not wait for its writer). The fd becomes non-blocking,
+ *  as process.stdin makes it, and is closed at its end. */
+class LoopRead {
+  private pool = Buffer.allocUnsafe(BUF);
+  private pos = 0;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private paused = true;
+  private ended = false;
+  private err: Error | null = null;
+  private wait: { ok: (b: Buffer) => void; fail: (e: Error) => void } | null = null;
+  private s: Socket;
+
+  private constructor(fd: number) {
+    this.s = new Socket({ fd, readable: true, writable: false, allowHalfOpen: true, pauseOnCreate: true, onread: {
+      buffer: () => this.pool.subarray(this.pos),   // asked for after each read: where the next goes
+      callback: (n: number) => { this.got(n); },
+    } } as any);
+    this.s.unref();   // read ahead, but keep the process alive only while a reader waits
+    this.s.on('end', () => { this.ended = true; this.give(); });
+    this.s.on('error', (e) => { this.err = readError(e); this.give(); });
+  }
+
+  static open(fd: number): LoopRead | null {
+    let st;
+    try { st = fstatSync(fd); } catch { return null; }
+    return st.isFIFO() || st.isSocket() ? new LoopRead(fd) : null;
+  }
+
+  private got(n: number): void {
+    this.queue.push(this.pool.subarray(this.pos, this.pos + n));
+    this.queued += n;
+    this.pos += n;
+    if (this.pool.length - this.pos < FRESH_ROOM) { this.pool = Buffer.allocUnsafe(BUF); this.pos = 0; }
+    if (this.queued >= QUEUED) { this.paused = true; this.s.pause(); }
+    this.give();
+  }
+
+  /** Hand the waiting reader what there is: a chunk, the end, or the error. */
+  private give(): void {
+    const w = this.wait;
+    if (!w || !(this.queue.length || this.err || this.ended)) return;
+    this.wait = null;
+    this.s.unref();
+    if (this.queue.length) w.ok(this.take());
+    else if (this.err) w.fail(this.err);
+    else w.ok(Buffer.alloc(0));
+  }
+
+  private take(): Buffer {
+    const b = this.queue.shift()!;
+    this.queued -= b.length;
+    if (this.paused && !this.ended && this.queued < QUEUED) { this.paused = false; this.s.resume(); }
+    return b;
+  }
+
+  next(): Promise<Buffer> {
+    if (this.queue.length) return Promise.resolve(this.take());
+    if (this.err) return Promise.reject(this.err);
+    if (this.ended) return Promise.resolve(Buffer.alloc(0));
+    if (this.paused) { this.paused = false; this.s.resume(); }
+    this.s.ref();
+    return new Promise((ok, fail) => { this.wait = { ok, fail }; });
+  }
+}
+const QUEUED = 2 * BUF;
 
 export function isTTY(fd: number): boolean {
   return isatty(fd);   // not any character device: /dev/null is one
