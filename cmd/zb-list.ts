@@ -10,7 +10,6 @@ import { localZfs, type ZfsHost } from '../lib/zfs/host.js';
 import { SshZfs } from '../lib/zfs/remote.js';
 import { remoteName } from '../lib/zfs/ssh.js';
 import { SSH_HELP, SSH_SPEC, sshOptions } from '../lib/cli/ssh.js';
-import { S3Store } from '../lib/store/s3/s3.js';
 import { S3_STRINGS, s3Options } from '../lib/store/s3/options.js';
 import { hostname } from 'node:os';
 
@@ -48,6 +47,7 @@ run(async (argv) => {
   if (o.s3) {
     if (o.dir !== undefined) throw new UsageError('give one of --dir and --s3');
     if (o._.length > 1) throw new UsageError('too many operands');
+    const { S3Store } = await import('../lib/store/s3/s3.js');   // the AWS SDK only when asked for
     const rows = await storeRows(new S3Store({ ...s3Options(o, argv), chunkSize: 1 }), { dataset: o._[0], raw: o.H || o.json });
     return printRows(rows, STORE_COLUMNS, { H: o.H, json: o.json });
   }

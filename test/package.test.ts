@@ -3,7 +3,7 @@
 // backup and a restore with nothing else on PATH; `make install` and `make uninstall` into
 // a DESTDIR leave nothing behind.
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ok, pool, fill, tmp, treeSums, ROOT } from './lib/util.js';
 
@@ -13,6 +13,26 @@ const BINS = /^BINS = (.*)$/m.exec(readFileSync(join(ROOT, 'Makefile'), 'utf8'))
 t.test('package.json lists every binary and every man page', async (t) => {
   t.same(Object.keys(pkg.bin).sort(), [...BINS].sort());
   t.same(pkg.man, readdirSync(join(ROOT, 'man')).filter(f => /\.\d$/.test(f)).sort().map(f => `man/${f}`));
+});
+
+t.test('a command loads a vendored bundle (the AWS SDK, ssh2) only when it uses it', async (t) => {
+  // a copy of dist whose vendored bundles throw when loaded: every start that loads one
+  // needlessly (~0.1 s of CPU for the AWS SDK) fails
+  const d = tmp(t);
+  cpSync(join(ROOT, 'dist/zb.cjs'), join(d, 'zb.cjs'));
+  cpSync(join(ROOT, 'dist/vendor'), join(d, 'vendor'), { recursive: true });
+  for (const f of readdirSync(join(d, 'vendor')).filter(f => f.endsWith('.cjs')))
+    writeFileSync(join(d, 'vendor', f), `throw new Error('loaded ${f}');\n`);
+  mkdirSync(join(d, 'bin'));
+  for (const b of BINS) symlinkSync('../zb.cjs', join(d, 'bin', b));
+  for (const b of BINS.filter(b => b !== 'zb-chunk-s3'))
+    t.match((await ok(`${d}/bin/${b} --version`)).out, new RegExp(`^${b} `), `${b} starts without them`);
+  const r = await ok(`${d}/bin/zb-list --s3 --bucket b --server http://127.0.0.1:1 x 2>&1 || true`);
+  t.match(r.out, /loaded aws-sdk-client-s3\.cjs/, 'zb-list --s3 loads the AWS SDK (so the check above has teeth)');
+  const w = await ok(`${d}/bin/zfsbackup --dataset x/y s3 --bucket b 2>&1 || true`);
+  t.match(w.out, /loaded aws-sdk-client-s3\.cjs/, 'and so does the s3 method');
+  const s = await ok(`${d}/bin/zb-list --host 127.0.0.1 --port 1 x/y 2>&1 || true`);
+  t.match(s.out, /loaded ssh2\.cjs/, 'zb-list --host loads ssh2');
 });
 
 t.test('npm pack, npm install -g of the tarball: bins, man pages, a backup and a restore', async (t) => {

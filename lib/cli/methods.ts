@@ -6,7 +6,6 @@ import { ZFSBackup, type Backup, type BackupOptions } from '../api/zfs.js';
 import { ZFSBackupDirectory } from '../api/directory.js';
 import { ZFSBackupSSH } from '../api/ssh.js';
 import { SSH_SPEC, sshOptions } from './ssh.js';
-import { ZFSBackupS3 } from '../api/s3.js';
 import { S3_STRINGS, s3Options } from '../store/s3/options.js';
 import type { RestoreOptions } from '../api/chunks.js';
 import { ZFSBackupCount } from '../api/count.js';
@@ -18,7 +17,7 @@ export interface Method {
   usage: string;
   /** `zfsbackup METHOD --help`: the method's options and operations */
   help: string;
-  create(dataset: string, args: Opts, options: BackupOptions): Backup;
+  create(dataset: string, args: Opts, options: BackupOptions): Backup | Promise<Backup>;
   /** restore's options from the method's command line (methods that store chunks) */
   restoreOptions?(args: Opts, common: Opts, snapshot?: string): RestoreOptions;
 }
@@ -100,8 +99,10 @@ Operations: backup (default), list, restore --to DS, verify (re-hash every
 chunk), status (OK or CRITICAL for monitoring).
 Example: zfsbackup --dataset tank/data -C s3 --bucket backups --server http://rgw:7480
 `,
-  create: (ds, args, o) => {
+  create: async (ds, args, o) => {
     if (!args.bucket) throw new UsageError('the s3 method needs --bucket');
+    // loaded here: the AWS SDK takes ~0.1 s of CPU to load, which no other method should pay
+    const { ZFSBackupS3 } = await import('../api/s3.js');
     return new ZFSBackupS3(ds, { ...s3Options(args, process.argv), prefix: args.prefix,
       chunkSize: args['chunk-size'] === undefined ? undefined : parseSize(args['chunk-size'], 'chunk size'),
       lockWait: args['lock-wait'] === undefined ? undefined : parseSeconds(args['lock-wait'], '--lock-wait') }, o);

@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number | void> {
   const given = [common.dataset, common.pool, common.snapshot].filter(Boolean);
   if (given.length !== 1) throw new UsageError(given.length ? 'give only one of --dataset, --pool, --snapshot' : 'missing --dataset (or --pool, --snapshot)');
   const target: string = given[0];
-  const obj = method.create(target, args, options(common, name));
+  const obj = await method.create(target, args, options(common, name));
   const snap = target.includes('@') ? target.split('@')[1] : undefined;
   if (common['dry-run'] && op !== 'backup') throw new UsageError(`--dry-run goes with the backup operation, not '${op}'`);
   if (common.json && (op === 'backup' || op === 'restore')) obj.on('event', (e) => process.stdout.write(JSON.stringify(e) + '\n'));
