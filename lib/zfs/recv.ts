@@ -8,8 +8,8 @@ import { closeSync } from 'node:fs';
 import { writeAll } from '../os/io.js';
 import { pipes } from '../os/proc.js';
 import * as z from './commands.js';
-import { once } from 'node:events';
 import type { Running, ZfsHost } from './host.js';
+import { ChannelWriter } from '../ssh/write.js';
 
 /** Receive stdin into o.target with the zfs of host. A remote host gets the data through a
  *  stream (the same hold-back); `through` is a filter it runs first (a decompressor, for a
@@ -62,12 +62,13 @@ interface Sink { write(b: Buffer[]): void | Promise<void>; end(): void; close():
 async function open(host: ZfsHost, args: string[], through?: string[]): Promise<{ c: Running; sink: Sink }> {
   if (host.remote) {
     const c = await host.start(args, ['pipe', 'ignore'], through);
-    const w = c.stdin!;
+    const w = c.stdin!, cw = new ChannelWriter(w);
     const gone = c.done.then(() => { throw new ZbError('zfs receive exited before the end of the stream'); }, (e) => { throw e; });
     gone.catch(() => {});
     return { c, sink: {
-      // no copies: the reader hands out fresh buffers (the channel may queue them)
-      write: (bs) => { let ok = true; for (const b of bs) ok = w.write(b); return ok ? undefined : Promise.race([once(w, 'drain').then(() => {}), gone]); },
+      // sealed a write at a time (lib/ssh/write.ts); what waits on ssh2's queue is not
+      // copied: the reader hands out fresh buffers
+      write: async (bs) => { for (const b of bs) { const p = cw.write(b); if (p) await Promise.race([p, gone]); } },
       end: () => w.end(), close: () => w.destroy(),
     } };
   }
