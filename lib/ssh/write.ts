@@ -7,12 +7,13 @@
 // (bench/ssh.bench.sh, where the pipeline is CPU-bound).
 //
 // It reaches into ssh2 (pinned in package.json), and goes the fast way only when every part
-// is what it expects: the channel open with nothing queued on it, no key exchange running or
-// packets waiting for one, the cipher ssh2's AES-GCM binding and the packet writer its plain
-// one (no compression). Otherwise, and always for what a window lacks once ssh2 has queued
-// something, the bytes take ssh2's own path: slower, never wrong. test/ssh-data.test.ts checks
-// both paths byte for byte against a real sshd, through a full window and a key exchange, and
-// that the fast one is taken, so an ssh2 upgrade that changes these parts fails there.
+// is what it expects: the channel open with nothing of ours queued on it, no key exchange
+// running and no packets waiting for one, the cipher ssh2's AES-GCM binding and the packet
+// writer its plain one (no compression; a bundler may add digits to a class's name).
+// Otherwise the bytes take ssh2's own write: slower, never wrong. test/ssh-data.test.ts
+// checks both ways byte for byte against a real sshd, through a full window and a key
+// exchange, and that the fast way is taken, so an ssh2 upgrade that changes these parts
+// fails there rather than going slow unnoticed.
 import { randomFillSync } from 'node:crypto';
 import type { Writable } from 'node:stream';
 
@@ -42,8 +43,8 @@ export class ChannelWriter {
   write(b: Buffer): void | Promise<void> {
     const c = this.ch as any, out = c.outgoing, proto = c._client?._protocol, cipher = proto?._cipher;
     if (!(this.ch.writableLength === 0 && out?.state === 'open' && proto && proto._kexinit === undefined && !proto._queue?.length
-      && cipher?.constructor?.name === 'AESGCMCipherBinding' && !cipher._dead && typeof cipher._instance?.encrypt === 'function'
-      && proto._packetRW?.write?.constructor?.name === 'PacketWriter' && proto._packetRW.write.allocStart === 5
+      && /^AESGCMCipherBinding\d*$/.test(cipher?.constructor?.name) && !cipher._dead && typeof cipher._instance?.encrypt === 'function'
+      && /^PacketWriter\d*$/.test(proto._packetRW?.write?.constructor?.name) && proto._packetRW.write.allocStart === 5
       && Number.isInteger(out.window) && out.packetSize > 0))
       return this.ch.write(b) ? undefined : new Promise(r => this.ch.once('drain', () => r()));
     const n = Math.min(b.length, out.window);
