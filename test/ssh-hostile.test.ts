@@ -1,6 +1,6 @@
 // The ssh method when things go wrong, against a real sshd on 127.0.0.1: host keys unknown or
 // changed, a key or user the server refuses, a server that never answers, sshd or zb-send
-// killed mid-stream, a target that would need -F, dataset names made of shell syntax. Each
+// killed mid-stream, a remote receive that fails mid-stream, a target that would need -F, dataset names made of shell syntax. Each
 // ends non-zero with one line within seconds, and nothing is committed on the target.
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
@@ -164,6 +164,20 @@ t.test('input from a socket reset mid-stream: one line, the read error; nothing 
   t.ok(Date.now() - t0 < 5000, `ended in ${Date.now() - t0} ms`);
   await new Promise(res => setTimeout(res, 1000));
   t.ok(await absent(`${q.name}/bk`), 'nothing received');
+});
+
+t.test('the remote receive fails mid-stream (out of space under a quota): its error in one line, at once, nothing received', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t), d = tmp(t);
+  fill(`${p.mnt}/big`, 12 << 20); await ok(`zfs snapshot ${p.name}@a`);
+  await ok(`zfs create -o quota=3M ${q.name}/lim`);
+  await ok(`zb-send ${p.name}@a > ${d}/s.zb`);
+  const t0 = Date.now();
+  const r = await sh(`zb-recv-ssh --host ${s.alias} ${q.name}/lim/bk < ${d}/s.zb`, { env: s.env });
+  t.equal(r.code, 1);
+  oneLine(t, r.stderr, new RegExp(`^zb-recv-ssh: 'zfs receive ${q.name}/lim/bk' on 'zbt-backup' failed with exit code 1: cannot receive new filesystem stream: out of space$`));
+  t.ok(Date.now() - t0 < 8000, `ended in ${Date.now() - t0} ms`);
+  t.ok(await absent(`${q.name}/lim/bk`), 'nothing received');
 });
 
 t.test('zb-send killed mid-stream: the remote receive does not commit', async (t) => {
