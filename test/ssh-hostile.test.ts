@@ -1,6 +1,7 @@
 // The ssh method when things go wrong, against a real sshd on 127.0.0.1: host keys unknown or
 // changed, a key or user the server refuses, a server that never answers, sshd or zb-send
-// killed mid-stream, a remote receive that fails mid-stream, a target that would need -F, dataset names made of shell syntax. Each
+// killed mid-stream, a remote receive that fails mid-stream, input that fails or a receive
+// that fails at start, a target that would need -F, dataset names made of shell syntax. Each
 // ends non-zero with one line within seconds, and nothing is committed on the target.
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
