@@ -67,6 +67,18 @@ for (const way of ['ssh2', 'sealed'] as Way[]) {
   });
 }
 
+t.test('sealed, with the server starting a key exchange every MiB (RekeyLimit 1M): byte for byte', async (t) => {
+  const host = await connect(t, ['RekeyLimit 1M', 'SetEnv PATH=/usr/local/bin:/usr/bin:/bin']);
+  const client = (await host.conn).client;
+  let kex = 0;
+  client.on('handshake', () => { kex++; });
+  const bufs = Array.from({ length: 16 }, () => randomBytes(1 << 20));
+  const r = await through(host, 'sealed', 'sha256sum', bufs);
+  t.equal(r.out, sum(bufs));
+  t.ok(kex >= 4, `the server rekeyed ${kex} times`);
+  t.ok(r.sealed > 0 && r.sealed <= total(bufs), `${r.sealed} of ${total(bufs)} bytes sealed the fast way`);
+});
+
 t.test('sealed, with a cipher other than AES-GCM: ssh2 writes it all, byte for byte', async (t) => {
   const host = await connect(t, ['Ciphers chacha20-poly1305@openssh.com', 'SetEnv PATH=/usr/local/bin:/usr/bin:/bin']);
   const bufs = Array.from({ length: 6 }, () => randomBytes(1 << 20));
