@@ -1,9 +1,10 @@
 // What zb-recv-ssh writes to a remote command's channel arrives byte for byte against a real
 // sshd: when the window runs out (a remote that reads late), through a key exchange in the
-// middle of the stream (packets queue until it is done), in writes of every size around the
-// 32 KiB packet. Both ways: ssh2's own channel write, and the ChannelWriter that seals a write's
-// packets at once (lib/ssh/write.ts), which must take its fast way with AES-GCM (else an ssh2
-// upgrade has changed what it relies on) and ssh2's way with another cipher.
+// middle of the stream (ours, or the server's every MiB: packets queue until it is done), in
+// writes of every size around the 32 KiB packet. Both ways: ssh2's own channel write, and the
+// ChannelWriter that seals a write's packets at once (lib/ssh/write.ts), which must take its
+// fast way with AES-GCM (else an ssh2 upgrade has changed what it relies on) and ssh2's way
+// with another cipher.
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
