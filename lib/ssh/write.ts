@@ -3,8 +3,8 @@
 // write each, ~30,000 times per GiB, all on the thread that also reads our input. Here one
 // write's packets are laid out in one buffer, their padding taken from one random fill, each
 // sealed in place by the connection's AES-GCM cipher, and the buffer written to the socket
-// once: zb-recv-ssh's CPU per GiB -10%, and its throughput +6% on a 2-core host
-// (bench/ssh.bench.sh, where the pipeline is CPU-bound).
+// once: zb-recv-ssh's CPU per GiB -10%, and its throughput +3 to +6% on a 2-core host
+// (bench/ssh.bench.sh, where both ends share the CPUs).
 //
 // It reaches into ssh2 (pinned in package.json), and goes the fast way only when every part
 // is what it expects: the channel open with nothing of ours queued on it, no key exchange
