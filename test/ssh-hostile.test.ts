@@ -193,6 +193,23 @@ t.test('zb-send killed mid-stream: the remote receive does not commit', async (t
   t.ok(await absent(`${q.name}/bk`), 'nothing committed on the remote');
 });
 
+t.test('two backups at once to one remote target: one lands, the other fails in one line, the copy is whole', async (t) => {
+  const s = await sshd(t); s.known();
+  const p = pool(t), q = pool(t);
+  fill(`${p.mnt}/big`, 16 << 20); await ok(`zfs snapshot ${p.name}@a`);
+  const run = () => sh(`zfsbackup --pool ${p.name} ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+  const t0 = Date.now();
+  const rs = await Promise.all([run(), run()]);
+  t.ok(Date.now() - t0 < 30000, `both ended in ${Date.now() - t0} ms`);
+  const won = rs.filter(r => r.code === 0), lost = rs.filter(r => r.code !== 0);
+  t.ok(won.length >= 1, `at least one landed (${rs.map(r => r.code).join(', ')})`);
+  for (const r of lost) oneLine(t, r.stderr, /^zfsbackup: /);
+  t.same(treeSums(`${q.mnt}/bk`), treeSums(p.mnt), 'the remote copy is whole');
+  t.equal((await ok(`zfs list -H -t snapshot -o name -r ${q.name}/bk`)).out.trim(), `${q.name}/bk@a`, 'one snapshot, the one sent');
+  // and a second run after both: nothing to do, nothing broken
+  await ok(`zfsbackup --pool ${p.name} ssh --dest ${q.name}/bk --host ${s.alias}`, { env: s.env });
+});
+
 t.test('a remote target that would need -F is refused, its files intact', async (t) => {
   const s = await sshd(t); s.known();
   const p = pool(t), q = pool(t);
