@@ -125,23 +125,16 @@ export class FdReader {
   private end = 0;
   eof = false;
   private loop: LoopRead | null = null;
-  private rest: Buffer | null = null;   // of the loop's last chunk, not yet in buf
   constructor(public fd: number, size = BUF, public sync = false, public fresh = false) {
     this.buf = Buffer.allocUnsafe(size);
     if (fresh && !sync) this.loop = LoopRead.open(fd);
   }
 
-  /** The loop's next chunk (empty at EOF): a view that stays valid. */
-  private chunk(): Promise<Buffer> {
-    const b = this.rest;
-    if (b) { this.rest = null; return Promise.resolve(b); }
-    return this.loop!.next();
-  }
-
   private read(off: number, len: number): Promise<number> | number {
-    if (this.loop) return this.chunk().then((b) => {
+    const loop = this.loop;
+    if (loop) return loop.next().then((b) => {   // a header's bytes are copied; the rest waits
       const n = b.copy(this.buf, off, 0, Math.min(len, b.length));
-      if (n < b.length) this.rest = b.subarray(n);
+      if (n < b.length) loop.unread(b.subarray(n));
       return n;
     });
     return this.sync ? readSome(this.fd, this.buf, off, len) : readFd(this.fd, this.buf, off, len);
@@ -189,7 +182,7 @@ export class FdReader {
     if (this.buffered === 0) {
       if (this.eof) return this.buf.subarray(0, 0);
       if (this.loop) {   // the chunk itself becomes the buffer: no copy
-        const b = await this.chunk();
+        const b = await this.loop.next();
         if (!b.length) { this.eof = true; return b; }
         this.buf = b; this.start = 0; this.end = b.length;
       }
@@ -270,6 +263,9 @@ class LoopRead {
     if (this.paused && !this.ended && this.queued < QUEUED) { this.paused = false; this.s.resume(); }
     return b;
   }
+
+  /** Put back the unused end of the last chunk: it comes next. */
+  unread(b: Buffer): void { this.queue.unshift(b); this.queued += b.length; }
 
   next(): Promise<Buffer> {
     if (this.queue.length) return Promise.resolve(this.take());
